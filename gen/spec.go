@@ -1,0 +1,482 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"go/token"
+	"os"
+)
+
+// Spec is the declarative description of a protocol's control packets, as
+// read from packets/spec/*.json. The format describes packets as ordered
+// fields of a few wire kinds plus conditions and checks, so that a later
+// revision (MQTT 5.0 properties, reason codes, AUTH) adds kinds and packets
+// without changing what is already here.
+type Spec struct {
+	Title   string    `json:"title"`
+	Enums   []*Enum   `json:"enums"`
+	Structs []*Struct `json:"structs"`
+	Packets []*Packet `json:"packets"`
+}
+
+// Enum is a named byte-sized type with a fixed set of valid values.
+type Enum struct {
+	Name   string       `json:"name"`
+	Doc    string       `json:"doc"`
+	Values []*EnumValue `json:"values"`
+}
+
+// EnumValue is one valid value of an Enum.
+type EnumValue struct {
+	Name   string `json:"name"`
+	Value  int    `json:"value"`
+	String string `json:"string"`
+	Doc    string `json:"doc"`
+}
+
+// Struct is a group of fields repeated in a list, such as SUBSCRIBE's
+// filter and QoS pairs.
+type Struct struct {
+	Name   string   `json:"name"`
+	Doc    string   `json:"doc"`
+	Fields []*Field `json:"fields"`
+}
+
+// Packet is one control packet.
+type Packet struct {
+	Name        string        `json:"name"`
+	Type        string        `json:"type"`
+	Section     string        `json:"section"`
+	Doc         string        `json:"doc"`
+	Flags       Flags         `json:"flags"`
+	Fields      []*Field      `json:"fields"`
+	Constraints []*Constraint `json:"constraints"`
+}
+
+// Flags describes the low nibble of the fixed header: either a fixed value
+// or named bits.
+type Flags struct {
+	Value *int   `json:"value"`
+	Rule  string `json:"rule"`
+	Bits  []*Bit `json:"bits"`
+}
+
+// Field kinds.
+const (
+	kindUint8  = "uint8"  // one byte, optionally of an enum type
+	kindUint16 = "uint16" // two bytes, big-endian
+	kindString = "string" // two-byte length, UTF-8 (§1.5.3)
+	kindBinary = "binary" // two-byte length, raw bytes
+	kindBits   = "bits"   // one byte split into named bits
+	kindRest   = "rest"   // everything to the end of the packet
+	kindList   = "list"   // repeated element to the end of the packet
+)
+
+// Field is one element of a variable header or payload.
+type Field struct {
+	Name       string   `json:"name"`
+	Kind       string   `json:"kind"`
+	Type       string   `json:"type"` // enum type of a uint8 field or uint8 list element
+	Of         string   `json:"of"`   // list element: a struct name, "string" or "uint8"
+	Doc        string   `json:"doc"`
+	Sensitive  bool     `json:"sensitive"`
+	Present    *Cond    `json:"present"`
+	AbsentRule string   `json:"absentRule"`
+	Checks     []*Check `json:"checks"`
+	Bits       []*Bit   `json:"bits"`
+	Min        int      `json:"min"`
+	MinRule    string   `json:"minRule"`
+}
+
+// Bit is a named bit field, or reserved bits with a required value.
+type Bit struct {
+	Name     string   `json:"name"`
+	Reserved *int     `json:"reserved"`
+	Bit      int      `json:"bit"`
+	Width    int      `json:"width"`
+	Type     string   `json:"type"` // "bool" or an enum
+	Doc      string   `json:"doc"`
+	Rule     string   `json:"rule"`
+	Checks   []*Check `json:"checks"`
+}
+
+// Check names a validation helper and the conformance statement it enforces.
+type Check struct {
+	Check string `json:"check"`
+	Rule  string `json:"rule"`
+}
+
+// Constraint is a rule across fields: when When holds, Require must hold.
+type Constraint struct {
+	Rule    string `json:"rule"`
+	Field   string `json:"field"`
+	Reason  string `json:"reason"`
+	When    *Cond  `json:"when"`
+	Require *Cond  `json:"require"`
+}
+
+// Cond is a test on one field: Is "set"/"unset", or equality with Eq or Ne
+// (a number, or a string for string fields).
+type Cond struct {
+	Field string `json:"field"`
+	Is    string `json:"is"`
+	Eq    any    `json:"eq"`
+	Ne    any    `json:"ne"`
+}
+
+// checkHelpers maps the check names a spec may use to the hand-written
+// helpers in packets/wire.go and packets/validate.go, and the Go kinds they
+// accept. A check the generator does not know is an error, not a silent skip.
+var checkHelpers = map[string]struct {
+	fn     string
+	kinds  []string
+	decode bool // false: cannot fail on decoded input, so decode skips it
+}{
+	"utf8":          {"checkUTF8", []string{kindString}, true},
+	"noNull":        {"checkNoNull", []string{kindString}, true},
+	"nonEmpty":      {"checkNonEmpty", []string{kindString}, true},
+	"noWildcards":   {"checkNoWildcards", []string{kindString}, true},
+	"hashPlacement": {"checkHashPlacement", []string{kindString}, true},
+	"plusPlacement": {"checkPlusPlacement", []string{kindString}, true},
+	"maxLen":        {"checkLen16", []string{kindString, kindBinary}, false},
+	"nonZero":       {"checkNonZero", []string{kindUint16}, true},
+	"enum":          {"checkEnum", []string{kindUint8, "enumBits"}, true},
+}
+
+// loadSpec reads a spec strictly: unknown keys and trailing data are errors.
+func loadSpec(path string) (*Spec, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return parseSpec(path, data)
+}
+
+func parseSpec(name string, data []byte) (*Spec, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var s Spec
+	if err := dec.Decode(&s); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%s: data after the top-level object", name)
+	}
+	if err := s.validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return &s, nil
+}
+
+// validate checks the references and shapes the renderer relies on, so that
+// a mistake in the spec is reported here rather than as broken Go.
+func (s *Spec) validate() error {
+	names := map[string]string{}
+	declare := func(name, what string) error {
+		if !token.IsIdentifier(name) || !token.IsExported(name) {
+			return fmt.Errorf("%s %q is not an exported Go identifier", what, name)
+		}
+		if prev, ok := names[name]; ok {
+			return fmt.Errorf("%s %q already declared as %s", what, name, prev)
+		}
+		names[name] = what
+		return nil
+	}
+	enums := map[string]*Enum{}
+	for _, e := range s.Enums {
+		if err := declare(e.Name, "enum"); err != nil {
+			return err
+		}
+		if len(e.Values) == 0 {
+			return fmt.Errorf("enum %s has no values", e.Name)
+		}
+		seen := map[int]bool{}
+		for _, v := range e.Values {
+			if err := declare(v.Name, "enum value"); err != nil {
+				return err
+			}
+			if v.Value < 0 || v.Value > 255 || seen[v.Value] {
+				return fmt.Errorf("enum %s: value %s=%d is out of byte range or repeated", e.Name, v.Name, v.Value)
+			}
+			seen[v.Value] = true
+		}
+		enums[e.Name] = e
+	}
+	if enums["Type"] == nil {
+		return fmt.Errorf("the spec must declare enum Type")
+	}
+	structs := map[string]*Struct{}
+	for _, st := range s.Structs {
+		if err := declare(st.Name, "struct"); err != nil {
+			return err
+		}
+		if err := validateFields("struct "+st.Name, st.Fields, enums, nil, false); err != nil {
+			return err
+		}
+		structs[st.Name] = st
+	}
+	typeValues := map[string]bool{}
+	for _, v := range enums["Type"].Values {
+		typeValues[v.Name] = true
+	}
+	usedTypes := map[string]bool{}
+	for _, p := range s.Packets {
+		if err := declare(p.Name, "packet"); err != nil {
+			return err
+		}
+		if !typeValues[p.Type] || usedTypes[p.Type] {
+			return fmt.Errorf("packet %s: type %q is not a Type value or is used twice", p.Name, p.Type)
+		}
+		usedTypes[p.Type] = true
+		where := "packet " + p.Name
+		if (p.Flags.Value == nil) == (p.Flags.Bits == nil) {
+			return fmt.Errorf("%s: flags need exactly one of value and bits", where)
+		}
+		if p.Flags.Value != nil && (*p.Flags.Value < 0 || *p.Flags.Value > 15 || p.Flags.Rule == "") {
+			return fmt.Errorf("%s: flags value must be 0..15 and carry a rule", where)
+		}
+		if err := validateBits(where+" flags", p.Flags.Bits, 4, enums); err != nil {
+			return err
+		}
+		if err := validateFields(where, p.Fields, enums, structs, true); err != nil {
+			return err
+		}
+		fields := goFields(p)
+		for i, f := range p.Fields {
+			if f.Present != nil {
+				if err := validateCond(where+" field "+f.Name, f.Present, fields, p.Fields[:i], p.Flags.Bits); err != nil {
+					return err
+				}
+			}
+		}
+		for _, c := range p.Constraints {
+			if c.Rule == "" || c.Reason == "" || c.When == nil || c.Require == nil {
+				return fmt.Errorf("%s: a constraint needs rule, reason, when and require", where)
+			}
+			if _, ok := fields[c.Field]; !ok {
+				return fmt.Errorf("%s: constraint names unknown field %q", where, c.Field)
+			}
+			for _, cond := range []*Cond{c.When, c.Require} {
+				if err := validateCond(where+" constraint "+c.Rule, cond, fields, p.Fields, p.Flags.Bits); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func validateFields(where string, fields []*Field, enums map[string]*Enum, structs map[string]*Struct, inPacket bool) error {
+	seen := map[string]bool{}
+	for i, f := range fields {
+		w := where + " field " + f.Name
+		if !token.IsIdentifier(f.Name) || !token.IsExported(f.Name) || seen[f.Name] {
+			return fmt.Errorf("%s: bad or repeated name", w)
+		}
+		seen[f.Name] = true
+		if f.Doc == "" {
+			return fmt.Errorf("%s: doc is required", w)
+		}
+		if f.Type != "" && enums[f.Type] == nil {
+			return fmt.Errorf("%s: unknown enum %q", w, f.Type)
+		}
+		checkKind := f.Kind
+		switch f.Kind {
+		case kindUint8:
+		case kindUint16, kindString, kindBinary:
+			if f.Type != "" {
+				return fmt.Errorf("%s: only uint8 fields take an enum type", w)
+			}
+		case kindBits:
+			if err := validateBits(w, f.Bits, 8, enums); err != nil {
+				return err
+			}
+			if len(f.Checks) > 0 {
+				return fmt.Errorf("%s: checks of bits belong on the bits", w)
+			}
+		case kindRest, kindList:
+			if i != len(fields)-1 || !inPacket {
+				return fmt.Errorf("%s: %s must be the last field of a packet", w, f.Kind)
+			}
+			if f.Kind == kindList {
+				switch {
+				case f.Of == kindString:
+					checkKind = kindString
+				case f.Of == kindUint8:
+					checkKind = kindUint8
+				case structs[f.Of] != nil:
+					if len(f.Checks) > 0 {
+						return fmt.Errorf("%s: checks of struct elements belong on the struct", w)
+					}
+				default:
+					return fmt.Errorf("%s: list of unknown element %q", w, f.Of)
+				}
+				if f.Min > 0 && f.MinRule == "" {
+					return fmt.Errorf("%s: min needs minRule", w)
+				}
+			}
+		default:
+			return fmt.Errorf("%s: unknown kind %q", w, f.Kind)
+		}
+		if (f.Kind != kindList) && (f.Of != "" || f.Min != 0 || f.MinRule != "") {
+			return fmt.Errorf("%s: of/min/minRule belong to lists", w)
+		}
+		if f.Present != nil && (!inPacket || f.AbsentRule == "") {
+			return fmt.Errorf("%s: present needs absentRule and is allowed in packets only", w)
+		}
+		if f.Present == nil && f.AbsentRule != "" {
+			return fmt.Errorf("%s: absentRule without present", w)
+		}
+		if checkKind == kindUint8 && f.Type == "" && len(f.Checks) > 0 {
+			return fmt.Errorf("%s: plain bytes have no checks", w)
+		}
+		if err := validateChecks(w, f.Checks, checkKind); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func validateBits(where string, bits []*Bit, width int, enums map[string]*Enum) error {
+	var used uint
+	for _, b := range bits {
+		if b.Width == 0 {
+			b.Width = 1
+		}
+		if b.Bit < 0 || b.Width < 1 || b.Bit+b.Width > width {
+			return fmt.Errorf("%s: bits %d+%d do not fit in %d", where, b.Bit, b.Width, width)
+		}
+		mask := uint(1<<b.Width-1) << b.Bit
+		if used&mask != 0 {
+			return fmt.Errorf("%s: bit %d overlaps another", where, b.Bit)
+		}
+		used |= mask
+		if b.Reserved != nil {
+			if b.Name != "" || b.Rule == "" || *b.Reserved < 0 || *b.Reserved >= 1<<b.Width {
+				return fmt.Errorf("%s: reserved bits at %d need a rule, a value that fits, and no name", where, b.Bit)
+			}
+			continue
+		}
+		if !token.IsIdentifier(b.Name) || !token.IsExported(b.Name) || b.Doc == "" {
+			return fmt.Errorf("%s: bit %d needs an exported name and a doc", where, b.Bit)
+		}
+		switch {
+		case b.Type == "bool":
+			if b.Width != 1 || len(b.Checks) > 0 {
+				return fmt.Errorf("%s: bool bit %s is one bit wide without checks", where, b.Name)
+			}
+		case enums[b.Type] != nil:
+			if err := validateChecks(where+" "+b.Name, b.Checks, "enumBits"); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("%s: bit %s has unknown type %q", where, b.Name, b.Type)
+		}
+	}
+	return nil
+}
+
+func validateChecks(where string, checks []*Check, kind string) error {
+	for _, c := range checks {
+		h, ok := checkHelpers[c.Check]
+		if !ok {
+			return fmt.Errorf("%s: unknown check %q", where, c.Check)
+		}
+		if c.Rule == "" {
+			return fmt.Errorf("%s: check %s has no rule", where, c.Check)
+		}
+		fits := false
+		for _, k := range h.kinds {
+			fits = fits || k == kind
+		}
+		if !fits {
+			return fmt.Errorf("%s: check %s does not apply to %s", where, c.Check, kind)
+		}
+	}
+	return nil
+}
+
+// validateCond checks that a condition names a field that is decoded before
+// the condition is evaluated (the flags, or a field listed in before).
+func validateCond(where string, c *Cond, fields map[string]goField, before []*Field, flagBits []*Bit) error {
+	f, ok := fields[c.Field]
+	if !ok {
+		return fmt.Errorf("%s: condition names unknown field %q", where, c.Field)
+	}
+	earlier := false
+	for _, b := range flagBits {
+		earlier = earlier || b.Name == c.Field
+	}
+	for _, bf := range before {
+		if bf.Name == c.Field {
+			earlier = true
+		}
+		for _, b := range bf.Bits {
+			earlier = earlier || b.Name == c.Field
+		}
+	}
+	if !earlier {
+		return fmt.Errorf("%s: condition on %q, which is not decoded before it", where, c.Field)
+	}
+	n := 0
+	if c.Is != "" {
+		n++
+		if c.Is != "set" && c.Is != "unset" {
+			return fmt.Errorf("%s: is must be set or unset", where)
+		}
+	}
+	for _, v := range []any{c.Eq, c.Ne} {
+		if v == nil {
+			continue
+		}
+		n++
+		switch v.(type) {
+		case float64:
+			if f.kind == kindString || f.kind == kindBinary {
+				return fmt.Errorf("%s: %s is compared with a number", where, c.Field)
+			}
+		case string:
+			if f.kind != kindString {
+				return fmt.Errorf("%s: %s is compared with a string", where, c.Field)
+			}
+		default:
+			return fmt.Errorf("%s: eq/ne take a number or a string", where)
+		}
+	}
+	if n != 1 {
+		return fmt.Errorf("%s: a condition has exactly one of is, eq, ne", where)
+	}
+	return nil
+}
+
+// goField is a Go struct field of a generated packet type: a named flag bit,
+// a named bit of a bits field, or a plain field.
+type goField struct {
+	kind string // a field kind, or "bool" / "enumBits" for bits
+}
+
+func goFields(p *Packet) map[string]goField {
+	m := map[string]goField{}
+	addBits := func(bits []*Bit) {
+		for _, b := range bits {
+			if b.Reserved != nil {
+				continue
+			}
+			k := "enumBits"
+			if b.Type == "bool" {
+				k = "bool"
+			}
+			m[b.Name] = goField{kind: k}
+		}
+	}
+	addBits(p.Flags.Bits)
+	for _, f := range p.Fields {
+		if f.Kind == kindBits {
+			addBits(f.Bits)
+			continue
+		}
+		m[f.Name] = goField{kind: f.Kind}
+	}
+	return m
+}

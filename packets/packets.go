@@ -1,0 +1,129 @@
+package packets
+
+import (
+	"io"
+)
+
+// DefaultMaxPacketSize bounds the packets a Reader accepts when its owner set
+// no limit of its own. It is far below MaxPacketSize so that a hostile length
+// prefix cannot make a reader allocate hundreds of megabytes.
+const DefaultMaxPacketSize = 256 << 10
+
+// Packet is an MQTT control packet. The generated types in this package are
+// its only implementations.
+type Packet interface {
+	// Type returns the control packet type.
+	Type() Type
+
+	// Size returns the length of the encoded packet, fixed header included.
+	Size() int
+
+	// Append validates the packet and appends its encoding to dst. When the
+	// packet is invalid it returns dst unchanged and an *Error.
+	Append(dst []byte) ([]byte, error)
+
+	// WriteTo encodes the packet and writes it to w in one Write call.
+	WriteTo(w io.Writer) (int64, error)
+
+	// Validate reports whether the packet may be sent, without encoding it.
+	Validate() error
+
+	// decode fills the packet from its fixed header flags and body.
+	decode(flags byte, d *decoder) error
+}
+
+// Decode decodes the first packet in b and reports how many bytes it used.
+// Byte slices in the returned packet alias b. When b holds only part of a
+// packet the error wraps io.ErrUnexpectedEOF, so a caller that buffers input
+// can wait for more.
+func Decode(b []byte) (Packet, int, error) {
+	if len(b) < 2 {
+		return nil, 0, decodeError(0, "", len(b), "", errTruncated)
+	}
+	n, used, err := consumeRemainingLength(b[1:])
+	if err != nil {
+		return nil, 0, decodeError(0, "RemainingLength", 1, "MQTT 3.1.1 §2.2.3", err)
+	}
+	header := 1 + used
+	if len(b)-header < n {
+		return nil, 0, decodeError(0, "", len(b), "", errTruncated)
+	}
+	p, err := decodePacket(nil, b[0], b[header:header+n], header)
+	if err != nil {
+		return nil, 0, err
+	}
+	return p, header + n, nil
+}
+
+// ReadPacket reads one packet from r, with DefaultMaxPacketSize as the bound.
+// It reads no byte past the end of the packet, and the packet it returns owns
+// its memory. Long-lived connections should use a Reader instead.
+func ReadPacket(r io.Reader) (Packet, error) {
+	var hdr [5]byte
+	if _, err := io.ReadFull(r, hdr[:1]); err != nil {
+		return nil, err
+	}
+	i := 1
+	for ; ; i++ {
+		if _, err := io.ReadFull(r, hdr[i:i+1]); err != nil {
+			return nil, eofInPacket(err)
+		}
+		if hdr[i]&0x80 == 0 || i == 4 {
+			break
+		}
+	}
+	n, used, err := consumeRemainingLength(hdr[1 : i+1])
+	if err != nil {
+		return nil, decodeError(0, "RemainingLength", 1, "MQTT 3.1.1 §2.2.3", err)
+	}
+	if n > DefaultMaxPacketSize {
+		return nil, tooLarge(Type(hdr[0]>>4), n, DefaultMaxPacketSize)
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(r, body); err != nil {
+		return nil, eofInPacket(err)
+	}
+	return decodePacket(nil, hdr[0], body, 1+used)
+}
+
+// decodePacket decodes a body whose fixed header byte is first. When reuse is
+// non-nil it supplies the value to decode into, indexed by type.
+func decodePacket(reuse *[16]Packet, first byte, body []byte, header int) (Packet, error) {
+	t := Type(first >> 4)
+	var p Packet
+	if reuse != nil {
+		p = reuse[t]
+	}
+	if p == nil {
+		p = newPacket(t)
+		if p == nil {
+			return nil, decodeError(0, "Type", 0, "MQTT 3.1.1 §2.2.1", reason("packet type "+t.String()+" is reserved"))
+		}
+		if reuse != nil {
+			reuse[t] = p
+		}
+	}
+	d := decoder{b: body, base: header}
+	if err := p.decode(first&0x0f, &d); err != nil {
+		return nil, err
+	}
+	if d.remaining() != 0 {
+		return nil, decodeError(t, "", d.pos(), "MQTT 3.1.1 §2.2.3", errTrailing)
+	}
+	return p, nil
+}
+
+func tooLarge(t Type, n, limit int) error {
+	e := newError(opDecode, t, "RemainingLength", 1, "", ErrTooLarge)
+	e.Reason = "remaining length " + itoa(n) + " exceeds the limit of " + itoa(limit) + " bytes"
+	return e
+}
+
+// eofInPacket turns an EOF after the first byte of a packet into
+// io.ErrUnexpectedEOF: the stream ended inside a packet.
+func eofInPacket(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}

@@ -1,0 +1,215 @@
+package packets
+
+import (
+	"io"
+	"unicode/utf8"
+)
+
+// Wire limits from MQTT 3.1.1 §1.5.3 and §2.2.3.
+const (
+	// MaxRemainingLength is the largest Remaining Length the four-byte
+	// variable length encoding can express (§2.2.3).
+	MaxRemainingLength = 268_435_455
+
+	// MaxPacketSize is the largest complete packet: one type byte, four
+	// length bytes and MaxRemainingLength bytes of body.
+	MaxPacketSize = 1 + 4 + MaxRemainingLength
+
+	// maxStringLen bounds UTF-8 strings and binary data, whose length is a
+	// two-byte prefix (§1.5.3).
+	maxStringLen = 65_535
+)
+
+var errUnexpectedEOF = io.ErrUnexpectedEOF
+
+// Reasons reported by the primitives below.
+const (
+	errTruncated      = reason("packet ends inside this field")
+	errVarintTooLong  = reason("remaining length uses more than 4 bytes")
+	errStringTooLong  = reason("longer than 65535 bytes")
+	errBodyTooLong    = reason("remaining length would exceed 268435455 bytes")
+	errTrailing       = reason("bytes left over after the last field")
+	errInvalidUTF8    = reason("not well-formed UTF-8 (or encodes a surrogate)")
+	errNullCharacter  = reason("contains U+0000")
+	errPacketIDZero   = reason("packet identifier is 0")
+	errReservedBits   = reason("reserved bits are not set as MQTT requires")
+	errInvalidEnum    = reason("value is not one MQTT defines")
+	errMissingElement = reason("must hold at least one entry")
+)
+
+// sizeRemainingLength returns how many bytes the variable length encoding of
+// n takes (§2.2.3).
+func sizeRemainingLength(n int) int {
+	switch {
+	case n < 1<<7:
+		return 1
+	case n < 1<<14:
+		return 2
+	case n < 1<<21:
+		return 3
+	default:
+		return 4
+	}
+}
+
+// appendRemainingLength appends the variable length encoding of n, which the
+// caller has checked is at most MaxRemainingLength.
+func appendRemainingLength(dst []byte, n int) []byte {
+	for n >= 0x80 {
+		dst = append(dst, byte(n)|0x80)
+		n >>= 7
+	}
+	return append(dst, byte(n))
+}
+
+// consumeRemainingLength parses the variable length encoding at the start of
+// b. It returns the value and the number of bytes used. A fifth continuation
+// byte is malformed whatever follows it; fewer than needed is errTruncated.
+func consumeRemainingLength(b []byte) (n, used int, err error) {
+	for i := 0; i < 4; i++ {
+		if i >= len(b) {
+			return 0, 0, errTruncated
+		}
+		n |= int(b[i]&0x7f) << (7 * i)
+		if b[i]&0x80 == 0 {
+			return n, i + 1, nil
+		}
+	}
+	return 0, 0, errVarintTooLong
+}
+
+// appendUint16 appends v in network byte order (§1.5.2).
+func appendUint16(dst []byte, v uint16) []byte {
+	return append(dst, byte(v>>8), byte(v))
+}
+
+// appendString appends a length-prefixed UTF-8 string (§1.5.3). The caller
+// has validated its length.
+func appendString(dst []byte, s string) []byte {
+	dst = appendUint16(dst, uint16(len(s)))
+	return append(dst, s...)
+}
+
+// appendBinary appends length-prefixed binary data.
+func appendBinary(dst []byte, b []byte) []byte {
+	dst = appendUint16(dst, uint16(len(b)))
+	return append(dst, b...)
+}
+
+// decoder walks the body of one packet. Offsets it reports are from the
+// packet's first byte, so errors point at the byte a hex dump shows.
+type decoder struct {
+	b    []byte // body: the bytes after the fixed header
+	off  int    // read position within b
+	base int    // length of the fixed header
+}
+
+// pos is the current offset from the start of the packet.
+func (d *decoder) pos() int { return d.base + d.off }
+
+func (d *decoder) remaining() int { return len(d.b) - d.off }
+
+func (d *decoder) byte() (byte, error) {
+	if d.off >= len(d.b) {
+		return 0, errTruncated
+	}
+	v := d.b[d.off]
+	d.off++
+	return v, nil
+}
+
+func (d *decoder) uint16() (uint16, error) {
+	if len(d.b)-d.off < 2 {
+		return 0, errTruncated
+	}
+	v := uint16(d.b[d.off])<<8 | uint16(d.b[d.off+1])
+	d.off += 2
+	return v, nil
+}
+
+// binary returns length-prefixed data. The slice aliases the packet buffer.
+func (d *decoder) binary() ([]byte, error) {
+	n, err := d.uint16()
+	if err != nil {
+		return nil, err
+	}
+	if len(d.b)-d.off < int(n) {
+		return nil, errTruncated
+	}
+	v := d.b[d.off : d.off+int(n) : d.off+int(n)]
+	d.off += int(n)
+	return v, nil
+}
+
+// string returns a length-prefixed string, copied out of the packet buffer.
+func (d *decoder) string() (string, error) {
+	v, err := d.binary()
+	if err != nil {
+		return "", err
+	}
+	return string(v), nil
+}
+
+// rest returns everything not yet consumed. The slice aliases the packet
+// buffer.
+func (d *decoder) rest() []byte {
+	v := d.b[d.off:len(d.b):len(d.b)]
+	d.off = len(d.b)
+	return v
+}
+
+// checkUTF8 enforces MQTT-1.5.3-1: well-formed UTF-8 with no surrogate code
+// points. Go's decoder rejects encoded surrogates, so ValidString suffices.
+func checkUTF8(s string) error {
+	if !utf8.ValidString(s) {
+		return errInvalidUTF8
+	}
+	return nil
+}
+
+// checkNoNull enforces MQTT-1.5.3-2 and MQTT-4.7.3-2.
+func checkNoNull(s string) error {
+	for i := 0; i < len(s); i++ {
+		if s[i] == 0 {
+			return errNullCharacter
+		}
+	}
+	return nil
+}
+
+// checkLen16 bounds a string or binary field to its two-byte length prefix.
+func checkLen16(n int) error {
+	if n > maxStringLen {
+		return errStringTooLong
+	}
+	return nil
+}
+
+// Reasons used by generated code for presence and identifier rules.
+const errUnexpectedField = reason("set although the packet's flags say the field is absent")
+
+// checkNonZero enforces MQTT-2.3.1-1: packet identifiers are non-zero.
+func checkNonZero(id uint16) error {
+	if id == 0 {
+		return errPacketIDZero
+	}
+	return nil
+}
+
+// checkEnum turns an enum type's Valid result into a check result.
+func checkEnum(valid bool) error {
+	if !valid {
+		return errInvalidEnum
+	}
+	return nil
+}
+
+// elemField names a field of a list element in an error, such as
+// "Subscriptions[2].TopicFilter". It runs only when an error is built.
+func elemField(list string, i int, field string) string {
+	s := list + "[" + itoa(i) + "]"
+	if field != "" {
+		s += "." + field
+	}
+	return s
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: installs what the tests need
+# (mosquitto), checks formatting, vet and generated code, runs every test with
+# the race detector, runs each fuzz target briefly, and builds the benchmark
+# module. README.md names this script; .ci/run runs it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n=== %s\n' "$*"; }
+
+if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
+  step "installing mosquitto"
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq mosquitto mosquitto-clients >/dev/null
+fi
+# A missing broker fails the integration tests instead of skipping them.
+export FEEDMQ_REQUIRE_BROKER=1
+
+step "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then echo "gofmt needed: $unformatted"; exit 1; fi
+
+step "go vet"
+go vet ./...
+
+step "generated code is up to date"
+go generate ./...
+if [ -d .git ] && ! git diff --exit-code --stat -- '*.go'; then
+  echo "go generate changed files: commit the regenerated code"; exit 1
+fi
+go run ./gen -out packets -check
+
+step "go test -race"
+go test -race -count=1 ./...
+
+step "fuzz targets (briefly, on top of the seed corpus)"
+for target in $(go test -list '^Fuzz' ./packets | grep '^Fuzz'); do
+  go test -run='^$' -fuzz="^${target}\$" -fuzztime="${FUZZTIME:-5s}" ./packets
+done
+
+if [ -f bench/go.mod ]; then
+  step "benchmark module builds and runs once"
+  (cd bench && go vet ./... && go test -run='^$' -bench=. -benchtime=1x ./... >/dev/null)
+fi
+echo
+echo "all checks passed"
