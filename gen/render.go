@@ -272,6 +272,11 @@ type packetRenderer struct {
 	r *renderer
 	p *Packet
 	t jen.Code // the Type constant
+
+	// offVars names, while decode is rendered, the variables that remember
+	// where a field named by a constraint was read, so its error can point
+	// at that byte.
+	offVars map[string]string
 }
 
 // field returns the accessor of a packet field: p.Name.
@@ -686,6 +691,18 @@ func (pk *packetRenderer) decode(g *jen.Group) {
 		g.Var().Id("err").Error()
 		g.Id("off").Op(":=").Lit(0)
 	}
+	pk.offVars = map[string]string{}
+	var offNames []jen.Code
+	for _, c := range p.Constraints {
+		if pk.isFlagBit(c.Field) || pk.offVars[c.Field] != "" {
+			continue
+		}
+		pk.offVars[c.Field] = "off" + c.Field
+		offNames = append(offNames, jen.Id("off"+c.Field))
+	}
+	if len(offNames) > 0 {
+		g.Var().List(offNames...).Int()
+	}
 	if needByte {
 		g.Var().Id("b").Byte()
 	}
@@ -701,8 +718,12 @@ func (pk *packetRenderer) decode(g *jen.Group) {
 		g.If(pk.cond(fd.Present)).BlockFunc(func(bg *jen.Group) { pk.decodeField(bg, fd, field, s) }).Else().Block(field(fd.Name).Op("=").Add(zero(fd.Kind)))
 	}
 	for _, c := range p.Constraints {
+		offset := jen.Lit(0) // a flag bit sits in the first byte
+		if v := pk.offVars[c.Field]; v != "" {
+			offset = jen.Id(v)
+		}
 		g.If(pk.cond(c.When).Op("&&").Add(pk.cond(c.Require.negate()))).Block(
-			jen.Return(jen.Id("decodeError").Call(pk.t, jen.Lit(c.Field), jen.Lit(-1), jen.Lit(c.Rule), jen.Id("reason").Call(jen.Lit(c.Reason)))),
+			jen.Return(jen.Id("decodeError").Call(pk.t, jen.Lit(c.Field), offset, jen.Lit(c.Rule), jen.Id("reason").Call(jen.Lit(c.Reason)))),
 		)
 	}
 	g.Return(jen.Nil())
@@ -759,6 +780,23 @@ func (pk *packetRenderer) unpackBits(g *jen.Group, v string, bits []*Bit, acc fu
 	}
 }
 
+func (pk *packetRenderer) isFlagBit(name string) bool {
+	for _, b := range pk.p.Flags.Bits {
+		if b.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// rememberOffset emits "offX = off" when a constraint names field X of the
+// packet itself (not of a list element).
+func (pk *packetRenderer) rememberOffset(g *jen.Group, name string, s site) {
+	if v := pk.offVars[name]; v != "" && s.index == nil {
+		g.Id(v).Op("=").Id("off")
+	}
+}
+
 // decodeField emits the statements that decode one field into acc(name).
 func (pk *packetRenderer) decodeField(g *jen.Group, fd *Field, acc func(string) *jen.Statement, s site) {
 	fail := func() jen.Code {
@@ -789,12 +827,16 @@ func (pk *packetRenderer) decodeField(g *jen.Group, fd *Field, acc func(string) 
 	case kindBits:
 		g.Id("off").Op("=").Id("d").Dot("pos").Call()
 		g.If(jen.List(jen.Id("b"), jen.Err()).Op("=").Id("d").Dot("byte").Call(), jen.Err().Op("!=").Nil()).Block(fail())
+		for _, b := range fd.Bits {
+			pk.rememberOffset(g, b.Name, s)
+		}
 		pk.unpackBits(g, "b", fd.Bits, acc, s.withField(fd.Name))
 		return
 	case kindList:
 		pk.decodeList(g, fd, acc)
 		return
 	}
+	pk.rememberOffset(g, fd.Name, s)
 	pk.decodeChecks(g, fd.Checks, acc(fd.Name), s.field(fd.Name))
 }
 

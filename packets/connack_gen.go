@@ -92,11 +92,13 @@ func (p *Connack) decode(flags byte, d *decoder) error {
 	}
 	var err error
 	off := 0
+	var offSessionPresent int
 	var b byte
 	off = d.pos()
 	if b, err = d.byte(); err != nil {
 		return decodeError(TypeConnack, "AcknowledgeFlags", off, "", err)
 	}
+	offSessionPresent = off
 	if b&0xfe != 0x00 {
 		return decodeError(TypeConnack, "AcknowledgeFlags", off, "MQTT 3.1.1 §3.2.2.1", errReservedBits)
 	}
@@ -110,7 +112,7 @@ func (p *Connack) decode(flags byte, d *decoder) error {
 		return decodeError(TypeConnack, "ReturnCode", off, "MQTT 3.1.1 §3.2.2.3", err)
 	}
 	if p.ReturnCode != 0 && p.SessionPresent {
-		return decodeError(TypeConnack, "SessionPresent", -1, "MQTT-3.2.2-4", reason("session present must be 0 with a non-zero return code"))
+		return decodeError(TypeConnack, "SessionPresent", offSessionPresent, "MQTT-3.2.2-4", reason("session present must be 0 with a non-zero return code"))
 	}
 	return nil
 }

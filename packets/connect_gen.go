@@ -243,11 +243,13 @@ func (p *Connect) decode(flags byte, d *decoder) error {
 	}
 	var err error
 	off := 0
+	var offProtocolName, offWillQoS, offWillRetain, offPasswordFlag, offClientID int
 	var b byte
 	off = d.pos()
 	if p.ProtocolName, err = d.string(); err != nil {
 		return decodeError(TypeConnect, "ProtocolName", off, "", err)
 	}
+	offProtocolName = off
 	if err = checkUTF8(p.ProtocolName); err != nil {
 		return decodeError(TypeConnect, "ProtocolName", off, "MQTT-1.5.3-1", err)
 	}
@@ -263,6 +265,9 @@ func (p *Connect) decode(flags byte, d *decoder) error {
 	if b, err = d.byte(); err != nil {
 		return decodeError(TypeConnect, "ConnectFlags", off, "", err)
 	}
+	offPasswordFlag = off
+	offWillRetain = off
+	offWillQoS = off
 	if b&0x01 != 0x00 {
 		return decodeError(TypeConnect, "ConnectFlags", off, "MQTT-3.1.2-3", errReservedBits)
 	}
@@ -283,6 +288,7 @@ func (p *Connect) decode(flags byte, d *decoder) error {
 	if p.ClientID, err = d.string(); err != nil {
 		return decodeError(TypeConnect, "ClientID", off, "", err)
 	}
+	offClientID = off
 	if err = checkUTF8(p.ClientID); err != nil {
 		return decodeError(TypeConnect, "ClientID", off, "MQTT-3.1.3-4", err)
 	}
@@ -340,22 +346,22 @@ func (p *Connect) decode(flags byte, d *decoder) error {
 		p.Password = nil
 	}
 	if p.ProtocolLevel == 4 && p.ProtocolName != "MQTT" {
-		return decodeError(TypeConnect, "ProtocolName", -1, "MQTT-3.1.2-1", reason("protocol level 4 requires protocol name \"MQTT\""))
+		return decodeError(TypeConnect, "ProtocolName", offProtocolName, "MQTT-3.1.2-1", reason("protocol level 4 requires protocol name \"MQTT\""))
 	}
 	if p.ProtocolLevel == 3 && p.ProtocolName != "MQIsdp" {
-		return decodeError(TypeConnect, "ProtocolName", -1, "MQTT-3.1.2-1", reason("protocol level 3 requires protocol name \"MQIsdp\""))
+		return decodeError(TypeConnect, "ProtocolName", offProtocolName, "MQTT-3.1.2-1", reason("protocol level 3 requires protocol name \"MQIsdp\""))
 	}
 	if !p.WillFlag && p.WillQoS != 0 {
-		return decodeError(TypeConnect, "WillQoS", -1, "MQTT-3.1.2-13", reason("will QoS must be 0 without the will flag"))
+		return decodeError(TypeConnect, "WillQoS", offWillQoS, "MQTT-3.1.2-13", reason("will QoS must be 0 without the will flag"))
 	}
 	if !p.WillFlag && p.WillRetain {
-		return decodeError(TypeConnect, "WillRetain", -1, "MQTT-3.1.2-15", reason("will retain must be 0 without the will flag"))
+		return decodeError(TypeConnect, "WillRetain", offWillRetain, "MQTT-3.1.2-15", reason("will retain must be 0 without the will flag"))
 	}
 	if !p.UsernameFlag && p.PasswordFlag {
-		return decodeError(TypeConnect, "PasswordFlag", -1, "MQTT-3.1.2-22", reason("a password requires a user name"))
+		return decodeError(TypeConnect, "PasswordFlag", offPasswordFlag, "MQTT-3.1.2-22", reason("a password requires a user name"))
 	}
 	if len(p.ClientID) == 0 && !p.CleanSession {
-		return decodeError(TypeConnect, "ClientID", -1, "MQTT-3.1.3-7", reason("an empty client identifier requires a clean session"))
+		return decodeError(TypeConnect, "ClientID", offClientID, "MQTT-3.1.3-7", reason("an empty client identifier requires a clean session"))
 	}
 	return nil
 }

@@ -92,7 +92,10 @@ func newError(op string, t Type, field string, off int, rule string, why error) 
 	e := &Error{Op: op, Type: t, Field: field, Offset: off, Rule: rule, Err: ErrMalformed}
 	switch {
 	case why == nil:
-	case errors.Is(why, errTruncated):
+	case errors.Is(why, errShortInput):
+		// Only input that stops early is io.ErrUnexpectedEOF: more bytes
+		// may complete it. A field overrunning a complete packet is
+		// malformed, and waiting would not help.
 		e.Err = errUnexpectedEOF
 		e.Reason = why.Error()
 	case errors.Is(why, ErrTooLarge):

@@ -38,7 +38,7 @@ type Packet interface {
 // can wait for more.
 func Decode(b []byte) (Packet, int, error) {
 	if len(b) < 2 {
-		return nil, 0, decodeError(0, "", len(b), "", errTruncated)
+		return nil, 0, decodeError(0, "", len(b), "", errShortInput)
 	}
 	n, used, err := consumeRemainingLength(b[1:])
 	if err != nil {
@@ -46,7 +46,7 @@ func Decode(b []byte) (Packet, int, error) {
 	}
 	header := 1 + used
 	if len(b)-header < n {
-		return nil, 0, decodeError(0, "", len(b), "", errTruncated)
+		return nil, 0, decodeError(0, "", len(b), "", errShortInput)
 	}
 	p, err := decodePacket(nil, b[0], b[header:header+n], header)
 	if err != nil {

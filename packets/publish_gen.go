@@ -164,7 +164,7 @@ func (p *Publish) decode(flags byte, d *decoder) error {
 	}
 	p.Payload = d.rest()
 	if p.QoS == 0 && p.Dup {
-		return decodeError(TypePublish, "Dup", -1, "MQTT-3.3.1-2", reason("DUP must be 0 at QoS 0"))
+		return decodeError(TypePublish, "Dup", 0, "MQTT-3.3.1-2", reason("DUP must be 0 at QoS 0"))
 	}
 	return nil
 }

@@ -53,7 +53,7 @@ func (r *Reader) ReadPacket() (Packet, error) {
 	}
 	n, used, err := consumeRemainingLength(hdr[:i+1])
 	if err != nil {
-		return nil, decodeError(Type(first>>4), "RemainingLength", 1, "MQTT 3.1.1 §2.2.3", err)
+		return nil, decodeError(0, "RemainingLength", 1, "MQTT 3.1.1 §2.2.3", err)
 	}
 	if n > r.max {
 		return nil, tooLarge(Type(first>>4), n, r.max)

@@ -24,7 +24,8 @@ var errUnexpectedEOF = io.ErrUnexpectedEOF
 
 // Reasons reported by the primitives below.
 const (
-	errTruncated      = reason("packet ends inside this field")
+	errTruncated      = reason("field runs past the end of the packet")
+	errShortInput     = reason("input ends inside the packet")
 	errVarintTooLong  = reason("remaining length uses more than 4 bytes")
 	errStringTooLong  = reason("longer than 65535 bytes")
 	errBodyTooLong    = reason("remaining length would exceed 268435455 bytes")
@@ -64,11 +65,11 @@ func appendRemainingLength(dst []byte, n int) []byte {
 
 // consumeRemainingLength parses the variable length encoding at the start of
 // b. It returns the value and the number of bytes used. A fifth continuation
-// byte is malformed whatever follows it; fewer than needed is errTruncated.
+// byte is malformed whatever follows it; fewer than needed is errShortInput.
 func consumeRemainingLength(b []byte) (n, used int, err error) {
 	for i := 0; i < 4; i++ {
 		if i >= len(b) {
-			return 0, 0, errTruncated
+			return 0, 0, errShortInput
 		}
 		n |= int(b[i]&0x7f) << (7 * i)
 		if b[i]&0x80 == 0 {
