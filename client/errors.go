@@ -1,0 +1,81 @@
+package client
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/feedmq/feedmq/packets"
+)
+
+// Errors that say what happened to a message or a call. Publish errors fall
+// in three groups, told apart with errors.Is:
+//
+//   - not sent: ErrNotConnected, ErrQueueFull, ErrClosed before the message
+//     was accepted, or a validation error wrapping packets.ErrMalformed;
+//   - stored, still being delivered: ErrDeliveryPending (the caller's context
+//     ended, delivery goes on in the background);
+//   - abandoned: ErrAbandoned (the client stopped before the broker
+//     acknowledged a message it could not keep; with a file store the message
+//     stays stored and a client opened on the same store resends it).
+var (
+	// ErrClosed is returned by calls on a client that was closed or
+	// disconnected.
+	ErrClosed = errors.New("client: closed")
+
+	// ErrNotConnected is returned for a QoS 0 publish while there is no
+	// connection and Config.QueueQoS0 is off. The message was not sent.
+	ErrNotConnected = errors.New("client: not connected")
+
+	// ErrQueueFull is returned when Config.MaxPending messages are already
+	// waiting; the message was not accepted.
+	ErrQueueFull = errors.New("client: publish queue full")
+
+	// ErrDeliveryPending means the message is stored and the client keeps
+	// delivering it, but the caller stopped waiting.
+	ErrDeliveryPending = errors.New("client: message stored, delivery continues")
+
+	// ErrAbandoned means the client stopped before the flow completed.
+	ErrAbandoned = errors.New("client: stopped before the broker acknowledged the message")
+
+	// ErrConnectionLost is the outcome of a QoS 0 message that was still
+	// queued for a connection that broke: it was not sent.
+	ErrConnectionLost = errors.New("client: connection lost")
+
+	// ErrPingTimeout reports a broker that did not answer PINGREQ within
+	// Config.PingTimeout: the link is considered dead (MQTT 3.1.1 §3.1.2.10).
+	ErrPingTimeout = errors.New("client: no PINGRESP within the ping timeout")
+
+	// ErrConnackTimeout reports a broker that did not answer CONNECT in time
+	// (MQTT 3.1.1 §3.1.4).
+	ErrConnackTimeout = errors.New("client: no CONNACK within the connect timeout")
+
+	// ErrProtocolViolation reports a packet the broker must not send, such as
+	// a second CONNACK or a SUBACK for an unknown request (MQTT-4.8.0-1).
+	ErrProtocolViolation = errors.New("client: protocol violation by the broker")
+
+	// ErrSlowConsumer reports a message dropped because a handler's queue was
+	// full. QoS 0 messages are gone; QoS 1 and 2 messages were not
+	// acknowledged, so the broker delivers them again on a later connection of
+	// a persistent session.
+	ErrSlowConsumer = errors.New("client: handler queue full, message dropped")
+
+	// ErrSubscriptionRefused reports a SUBACK failure code (0x80).
+	ErrSubscriptionRefused = errors.New("client: subscription refused by the broker")
+)
+
+// ConnectError is a CONNACK refusal (return codes 1 to 5, MQTT 3.1.1
+// §3.2.2.3).
+type ConnectError struct {
+	Code   packets.ConnackCode
+	Broker string // broker URL without credentials
+}
+
+func (e *ConnectError) Error() string {
+	return fmt.Sprintf("client: %s refused the connection: %s (return code %d)", e.Broker, e.Code, uint8(e.Code))
+}
+
+// Permanent reports whether retrying with the same settings cannot succeed:
+// bad credentials and not authorized.
+func (e *ConnectError) Permanent() bool {
+	return e.Code == packets.ConnackBadUsernameOrPassword || e.Code == packets.ConnackNotAuthorized
+}

@@ -1,0 +1,56 @@
+package client
+
+import "sync/atomic"
+
+// Stats is a snapshot of the client's counters.
+type Stats struct {
+	Connected   bool   // a connection is up
+	Connects    uint64 // connections accepted by a broker
+	Reconnects  uint64 // waits before a new connection attempt
+	MessagesIn  uint64 // PUBLISH packets received
+	MessagesOut uint64 // messages whose flow completed
+	BytesIn     uint64 // payload bytes received
+	BytesOut    uint64 // bytes written to the network
+	PacketsIn   uint64
+	PacketsOut  uint64
+	Inflight    int    // QoS 1/2 messages on the wire awaiting acknowledgment
+	Queued      int    // messages accepted and not yet on the wire
+	Dropped     uint64 // inbound messages dropped by full handler queues
+}
+
+type stats struct {
+	connected               atomic.Bool
+	connects, reconnects    atomic.Uint64
+	messagesIn, messagesOut atomic.Uint64
+	bytesIn, bytesOut       atomic.Int64
+	packetsIn, packetsOut   atomic.Uint64
+	inflight, queued        atomic.Int64
+	dropped                 atomic.Uint64
+}
+
+func (s *stats) countOut(int) { s.messagesOut.Add(1) }
+
+// Stats returns a snapshot of the counters. It never blocks.
+func (c *Client) Stats() Stats {
+	s := &c.stats
+	return Stats{
+		Connected:   s.connected.Load(),
+		Connects:    s.connects.Load(),
+		Reconnects:  s.reconnects.Load(),
+		MessagesIn:  s.messagesIn.Load(),
+		MessagesOut: s.messagesOut.Load(),
+		BytesIn:     uint64(s.bytesIn.Load()),
+		BytesOut:    uint64(s.bytesOut.Load()),
+		PacketsIn:   s.packetsIn.Load(),
+		PacketsOut:  s.packetsOut.Load(),
+		Inflight:    int(s.inflight.Load()),
+		Queued:      int(s.queued.Load()),
+		Dropped:     s.dropped.Load(),
+	}
+}
+
+// gauge publishes the session's queue lengths to Stats.
+func (s *session) gauge() {
+	s.c.stats.inflight.Store(int64(len(s.inflight)))
+	s.c.stats.queued.Store(int64(len(s.queue)))
+}
