@@ -82,6 +82,19 @@ func (r *renderer) typesFile() *jen.File {
 		}),
 		jen.Return(jen.Nil()),
 	)
+	f.Line()
+	// func decodeBody(p Packet, flags byte, d *decoder) error { switch p := p.(type) { case *Connect: return p.decode(flags, d) ... } }
+	f.Comment("decodeBody calls the decode method of p's concrete type. Calling it through")
+	f.Comment("the Packet interface would move the decoder to the heap on every packet.")
+	f.Func().Id("decodeBody").Params(jen.Id("p").Id("Packet"), jen.Id("flags").Byte(), jen.Id("d").Op("*").Id("decoder")).Error().Block(
+		jen.Switch(jen.Id("p").Op(":=").Id("p").Assert(jen.Type())).BlockFunc(func(g *jen.Group) {
+			for _, p := range r.spec.Packets {
+				g.Case(jen.Op("*").Id(p.Name)).Return(jen.Id("p").Dot("decode").Call(jen.Id("flags"), jen.Id("d")))
+			}
+		}),
+		// Unreachable: newPacket makes only the types above.
+		jen.Return(jen.Id("decodeError").Call(jen.Id("p").Dot("Type").Call(), jen.Lit(""), jen.Lit(0), jen.Lit(""), jen.Id("errInvalidEnum"))),
+	)
 	return f
 }
 

@@ -41,7 +41,10 @@ func Decode(b []byte) (Packet, int, error) {
 		return nil, 0, decodeError(0, "", len(b), "", errShortInput)
 	}
 	n, used, err := consumeRemainingLength(b[1:])
-	if err != nil {
+	switch {
+	case err == errShortInput:
+		return nil, 0, decodeError(0, "", len(b), "", errShortInput)
+	case err != nil:
 		return nil, 0, decodeError(0, "RemainingLength", 1, "MQTT 3.1.1 §2.2.3", err)
 	}
 	header := 1 + used
@@ -66,7 +69,7 @@ func ReadPacket(r io.Reader) (Packet, error) {
 	i := 1
 	for ; ; i++ {
 		if _, err := io.ReadFull(r, hdr[i:i+1]); err != nil {
-			return nil, eofInPacket(err)
+			return nil, eofInPacket(err, i)
 		}
 		if hdr[i]&0x80 == 0 || i == 4 {
 			break
@@ -80,8 +83,8 @@ func ReadPacket(r io.Reader) (Packet, error) {
 		return nil, tooLarge(Type(hdr[0]>>4), n, DefaultMaxPacketSize)
 	}
 	body := make([]byte, n)
-	if _, err := io.ReadFull(r, body); err != nil {
-		return nil, eofInPacket(err)
+	if got, err := io.ReadFull(r, body); err != nil {
+		return nil, eofInPacket(err, 1+used+got)
 	}
 	return decodePacket(nil, hdr[0], body, 1+used)
 }
@@ -104,7 +107,7 @@ func decodePacket(reuse *[16]Packet, first byte, body []byte, header int) (Packe
 		}
 	}
 	d := decoder{b: body, base: header}
-	if err := p.decode(first&0x0f, &d); err != nil {
+	if err := decodeBody(p, first&0x0f, &d); err != nil {
 		return nil, err
 	}
 	if d.remaining() != 0 {
@@ -119,11 +122,12 @@ func tooLarge(t Type, n, limit int) error {
 	return e
 }
 
-// eofInPacket turns an EOF after the first byte of a packet into
-// io.ErrUnexpectedEOF: the stream ended inside a packet.
-func eofInPacket(err error) error {
-	if err == io.EOF {
-		return io.ErrUnexpectedEOF
+// eofInPacket reports a stream that ended off bytes into a packet the way
+// Decode reports the same bytes: an *Error wrapping io.ErrUnexpectedEOF.
+// Other read errors (a closed connection, a deadline) pass through.
+func eofInPacket(err error, off int) error {
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return decodeError(0, "", off, "", errShortInput)
 	}
 	return err
 }

@@ -45,7 +45,7 @@ func (r *Reader) ReadPacket() (Packet, error) {
 	i := 0
 	for ; ; i++ {
 		if hdr[i], err = r.r.ReadByte(); err != nil {
-			return nil, eofInPacket(err)
+			return nil, eofInPacket(err, 1+i)
 		}
 		if hdr[i]&0x80 == 0 || i == 3 {
 			break
@@ -62,8 +62,8 @@ func (r *Reader) ReadPacket() (Packet, error) {
 		r.buf = make([]byte, n)
 	}
 	body := r.buf[:n]
-	if _, err := io.ReadFull(r.r, body); err != nil {
-		return nil, eofInPacket(err)
+	if got, err := io.ReadFull(r.r, body); err != nil {
+		return nil, eofInPacket(err, 1+used+got)
 	}
 	return decodePacket(&r.reuse, first, body, 1+used)
 }

@@ -272,3 +272,39 @@ func newPacket(t Type) Packet {
 	}
 	return nil
 }
+
+// decodeBody calls the decode method of p's concrete type. Calling it through
+// the Packet interface would move the decoder to the heap on every packet.
+func decodeBody(p Packet, flags byte, d *decoder) error {
+	switch p := p.(type) {
+	case *Connect:
+		return p.decode(flags, d)
+	case *Connack:
+		return p.decode(flags, d)
+	case *Publish:
+		return p.decode(flags, d)
+	case *Puback:
+		return p.decode(flags, d)
+	case *Pubrec:
+		return p.decode(flags, d)
+	case *Pubrel:
+		return p.decode(flags, d)
+	case *Pubcomp:
+		return p.decode(flags, d)
+	case *Subscribe:
+		return p.decode(flags, d)
+	case *Suback:
+		return p.decode(flags, d)
+	case *Unsubscribe:
+		return p.decode(flags, d)
+	case *Unsuback:
+		return p.decode(flags, d)
+	case *Pingreq:
+		return p.decode(flags, d)
+	case *Pingresp:
+		return p.decode(flags, d)
+	case *Disconnect:
+		return p.decode(flags, d)
+	}
+	return decodeError(p.Type(), "", 0, "", errInvalidEnum)
+}
