@@ -1,0 +1,17 @@
+module github.com/feedmq/feedmq/bench
+
+go 1.26.0
+
+require (
+	github.com/eclipse/paho.mqtt.golang v1.5.1
+	github.com/feedmq/feedmq v0.0.0
+	github.com/mochi-mqtt/server/v2 v2.7.9
+)
+
+require (
+	github.com/gorilla/websocket v1.5.3 // indirect
+	golang.org/x/net v0.62.0 // indirect
+	golang.org/x/sync v0.17.0 // indirect
+)
+
+replace github.com/feedmq/feedmq => ../
