@@ -82,7 +82,7 @@ func (c *Client) start() error {
 		c.ctx, c.cancel = context.WithCancelCause(context.Background())
 		c.ops = make(chan func(*session), 256)
 		c.slots = make(chan struct{}, c.s.MaxPending)
-		c.hooks = make(chan func(), 64)
+		c.hooks = make(chan func(), hooksQueue)
 		// Messages recovered from the store hold slots too, as far as there
 		// are slots.
 		for range min(sess.pendingCount(), c.s.MaxPending) {
@@ -173,13 +173,20 @@ func (c *Client) Err() error {
 	}
 }
 
-// hook queues a call of user code on the hooks goroutine.
+// hook queues a call of user code on the hooks goroutine. It never blocks:
+// the session and the supervisor call it, and must not wait for user code.
+// When hooks fall hopelessly behind (hooksQueue calls), the call is dropped
+// and logged.
 func (c *Client) hook(fn func()) {
 	select {
 	case c.hooks <- fn:
-	case <-c.ctx.Done():
+	default:
+		c.stats.hooksDropped.Add(1)
+		c.s.log.Error("hook dropped: hooks are not keeping up", "queued", cap(c.hooks))
 	}
 }
+
+const hooksQueue = 1024
 
 func (c *Client) runHooks() {
 	for {

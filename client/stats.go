@@ -26,6 +26,7 @@ type stats struct {
 	packetsIn, packetsOut   atomic.Uint64
 	inflight, queued        atomic.Int64
 	dropped                 atomic.Uint64
+	hooksDropped            atomic.Uint64
 }
 
 func (s *stats) countOut(int) { s.messagesOut.Add(1) }
