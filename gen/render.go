@@ -720,7 +720,7 @@ func (pk *packetRenderer) decode(g *jen.Group) {
 		g.Var().Id("b").Byte()
 	}
 	if p.Flags.Bits != nil {
-		pk.unpackBits(g, "flags", p.Flags.Bits, field, site{name: jen.Lit("Flags")})
+		pk.unpackBits(g, "flags", p.Flags.Bits, field, site{}, "Flags")
 	}
 	for _, fd := range p.Fields {
 		s := site{name: jen.Lit(fd.Name)}
@@ -758,7 +758,7 @@ func zero(kind string) jen.Code {
 //	if b&0x1 != 0 { return decodeError(TypeConnect, "ConnectFlags", off, "MQTT-3.1.2-3", errReservedBits) }
 //	p.UsernameFlag = b&0x80 != 0
 //	p.WillQoS = QoS(b >> 3 & 0x3)
-func (pk *packetRenderer) unpackBits(g *jen.Group, v string, bits []*Bit, acc func(string) *jen.Statement, s site) {
+func (pk *packetRenderer) unpackBits(g *jen.Group, v string, bits []*Bit, acc func(string) *jen.Statement, s site, byteName string) {
 	offset := jen.Id("off")
 	if v == "flags" {
 		offset = jen.Lit(0)
@@ -769,7 +769,7 @@ func (pk *packetRenderer) unpackBits(g *jen.Group, v string, bits []*Bit, acc fu
 		}
 		mask := (1<<b.Width - 1) << b.Bit
 		g.If(jen.Id(v).Op("&").Add(hex(mask)).Op("!=").Add(hex(*b.Reserved << b.Bit))).Block(
-			jen.Return(jen.Id("decodeError").Call(pk.t, s.self(), offset, jen.Lit(b.Rule), jen.Id("errReservedBits"))),
+			jen.Return(jen.Id("decodeError").Call(pk.t, s.field(byteName), offset, jen.Lit(b.Rule), jen.Id("errReservedBits"))),
 		)
 	}
 	for _, b := range bits {
@@ -843,7 +843,7 @@ func (pk *packetRenderer) decodeField(g *jen.Group, fd *Field, acc func(string) 
 		for _, b := range fd.Bits {
 			pk.rememberOffset(g, b.Name, s)
 		}
-		pk.unpackBits(g, "b", fd.Bits, acc, s.withField(fd.Name))
+		pk.unpackBits(g, "b", fd.Bits, acc, s, fd.Name)
 		return
 	case kindList:
 		pk.decodeList(g, fd, acc)
@@ -851,13 +851,6 @@ func (pk *packetRenderer) decodeField(g *jen.Group, fd *Field, acc func(string) 
 	}
 	pk.rememberOffset(g, fd.Name, s)
 	pk.decodeChecks(g, fd.Checks, acc(fd.Name), s.field(fd.Name))
-}
-
-func (s site) withField(name string) site {
-	if s.index == nil {
-		return site{name: jen.Lit(name)}
-	}
-	return s
 }
 
 // decodeList emits the loop that reads elements to the end of the packet:

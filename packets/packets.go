@@ -28,6 +28,9 @@ type Packet interface {
 	// Validate reports whether the packet may be sent, without encoding it.
 	Validate() error
 
+	// String describes the packet for logs; passwords are never shown.
+	String() string
+
 	// decode fills the packet from its fixed header flags and body.
 	decode(flags byte, d *decoder) error
 }

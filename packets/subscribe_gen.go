@@ -157,7 +157,7 @@ func (p *Subscribe) decode(flags byte, d *decoder) error {
 			return decodeError(TypeSubscribe, elemField("Subscriptions", len(p.Subscriptions), "Options"), off, "", err)
 		}
 		if b&0xfc != 0x00 {
-			return decodeError(TypeSubscribe, elemField("Subscriptions", len(p.Subscriptions), ""), off, "MQTT-3.8.3-4", errReservedBits)
+			return decodeError(TypeSubscribe, elemField("Subscriptions", len(p.Subscriptions), "Options"), off, "MQTT-3.8.3-4", errReservedBits)
 		}
 		e.QoS = QoS(b & 0x03)
 		if err = checkEnum(e.QoS.Valid()); err != nil {

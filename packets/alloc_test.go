@@ -1,0 +1,92 @@
+package packets
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Allocation budgets (STYLE.md §4). Each closure panics on error so that a
+// failure cannot masquerade as a cheap run.
+
+// TestAllocsEncode: Append into a buffer with room allocates nothing.
+func TestAllocsEncode(t *testing.T) {
+	for _, p := range []Packet{benchPublish(), benchConnect(), benchSubscribe(), &Puback{PacketID: 1}, &Pingreq{}} {
+		buf := make([]byte, 0, p.Size())
+		allocs := testing.AllocsPerRun(100, func() {
+			var err error
+			if buf, err = p.Append(buf[:0]); err != nil {
+				panic(err)
+			}
+		})
+		assert.Zero(t, allocs, "%T.Append into a buffer with room", p)
+		require.Equal(t, mustAppend(t, p), buf)
+
+		allocs = testing.AllocsPerRun(100, func() {
+			if err := p.Validate(); err != nil {
+				panic(err)
+			}
+			_ = p.Size()
+		})
+		assert.Zero(t, allocs, "%T.Validate and Size", p)
+	}
+}
+
+// TestAllocsReaderPublish: in steady state a Reader spends at most one
+// allocation per QoS 1 PUBLISH (20-byte topic, 64-byte payload): the topic
+// string. The packet value and the body buffer are reused.
+func TestAllocsReaderPublish(t *testing.T) {
+	want := benchPublish()
+	r := NewReader(&repeatReader{b: mustAppend(t, want)})
+	for i := 0; i < 10; i++ { // warm up: buffer and packet value
+		p, err := r.ReadPacket()
+		require.NoError(t, err)
+		require.Equal(t, want, p)
+	}
+	allocs := testing.AllocsPerRun(1000, func() {
+		if _, err := r.ReadPacket(); err != nil {
+			panic(err)
+		}
+	})
+	assert.LessOrEqual(t, allocs, 1.0, "allocations per PUBLISH from a Reader")
+}
+
+// TestAllocsReaderSubscribe: the Subscriptions slice is reused too; only the
+// three filter strings are new.
+func TestAllocsReaderSubscribe(t *testing.T) {
+	want := benchSubscribe()
+	r := NewReader(&repeatReader{b: mustAppend(t, want)})
+	for i := 0; i < 10; i++ {
+		p, err := r.ReadPacket()
+		require.NoError(t, err)
+		require.Equal(t, want, p)
+	}
+	allocs := testing.AllocsPerRun(1000, func() {
+		if _, err := r.ReadPacket(); err != nil {
+			panic(err)
+		}
+	})
+	assert.LessOrEqual(t, allocs, 3.0, "allocations per 3-filter SUBSCRIBE from a Reader")
+}
+
+// TestAllocsDecode: Decode allocates the packet value, plus one string per
+// topic; byte slices alias the input.
+func TestAllocsDecode(t *testing.T) {
+	for _, c := range []struct {
+		p      Packet
+		budget float64
+	}{
+		{&Puback{PacketID: 1}, 1},
+		{&Pingresp{}, 1},
+		{benchPublish(), 2},
+	} {
+		wire := mustAppend(t, c.p)
+		allocs := testing.AllocsPerRun(100, func() {
+			if _, _, err := Decode(wire); err != nil {
+				panic(err)
+			}
+		})
+		assert.LessOrEqual(t, allocs, c.budget, "Decode of %T", c.p)
+	}
+}
