@@ -119,7 +119,7 @@ var decodeErrCases = []decodeErrCase{
 		82 0a 00 01
 		00 01 61 00 // "a" QoS 0
 		00 01 62 05 // "b", options 0x05 at offset 11`,
-		is: ErrMalformed, typ: TypeSubscribe, field: "Subscriptions[1]", rule: "MQTT-3.8.3-4", offset: 11},
+		is: ErrMalformed, typ: TypeSubscribe, field: "Subscriptions[1].Options", rule: "MQTT-3.8.3-4", offset: 11},
 	{name: "SUBSCRIBE filter #/a (MQTT-4.7.1-2)", wire: `82 08 00 01 00 03 23 2f 61 00`,
 		is: ErrMalformed, typ: TypeSubscribe, field: "Subscriptions[0].TopicFilter", rule: "MQTT-4.7.1-2", offset: 4},
 	{name: "SUBSCRIBE filter a# (MQTT-4.7.1-2)", wire: `82 07 00 01 00 02 61 23 00`,
