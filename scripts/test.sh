@@ -36,8 +36,12 @@ go test -race -count=1 ./...
 
 step "fuzz targets (briefly, on top of the seed corpus)"
 for target in $(go test -list '^Fuzz' ./packets | grep '^Fuzz'); do
-  go test -run='^$' -fuzz="^${target}\$" -fuzztime="${FUZZTIME:-5s}" ./packets
+  go test -run='^$' -fuzz="^${target}\$" -fuzztime="${FUZZTIME:-5s}" -fuzzminimizetime=5s ./packets
 done
+
+step "everything builds, and the quick start runs"
+go build ./...
+go run ./examples/quickstart
 
 if [ -f bench/go.mod ]; then
   step "benchmark module builds and runs once"
