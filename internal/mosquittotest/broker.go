@@ -143,6 +143,10 @@ func Start(tb testing.TB, opts Options) *Broker {
 		}
 		tb.Skip(notFound)
 	}
+	if opts.WebSockets && !InPrivateNetwork() {
+		// mosquitto 2.0.11's WebSocket listener binds every interface.
+		tb.Fatal("mosquittotest: a WebSockets listener needs RunInPrivateNetwork, so that it listens on loopback only")
+	}
 	b := &Broker{tb: tb, bin: bin, dir: tb.TempDir()}
 	// Registered after TempDir, so it runs before the directory is removed
 	// and mosquitto can save its persistence file on the way out.

@@ -241,8 +241,36 @@ func TestTLSRequireClientCert(t *testing.T) {
 	require.NoError(t, conn.Close())
 }
 
+// TestRefusesWebSocketsOutsidePrivateNetwork: mosquitto 2.0.11 would listen
+// on every interface.
+func TestRefusesWebSocketsOutsidePrivateNetwork(t *testing.T) {
+	if mosquittotest.InPrivateNetwork() {
+		t.Skip("runs outside the namespace only")
+	}
+	ft := &fatalRecorder{TB: t}
+	func() {
+		defer func() { recover() }()
+		mosquittotest.Start(ft, mosquittotest.Options{WebSockets: true})
+	}()
+	assert.Contains(t, ft.msg, "RunInPrivateNetwork")
+}
+
+// fatalRecorder records Fatal instead of failing the test.
+type fatalRecorder struct {
+	testing.TB
+	msg string
+}
+
+func (f *fatalRecorder) Fatal(args ...any) {
+	f.msg = fmt.Sprint(args...)
+	panic(f)
+}
+
 func TestWebSockets(t *testing.T) {
 	t.Parallel()
+	if !mosquittotest.RunInPrivateNetwork(t) {
+		return
+	}
 	b := mosquittotest.Start(t, mosquittotest.Options{WebSockets: true})
 	require.NotEmpty(t, b.WSAddr())
 	assert.Equal(t, "ws://"+b.WSAddr()+"/mqtt", b.WSURL())
@@ -390,6 +418,9 @@ func TestStartRetriesWhenPortTaken(t *testing.T) {
 		{"websockets", mosquittotest.Options{WebSockets: true}, "Unable to create websockets listener", (*mosquittotest.Broker).WSAddr},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.opts.WebSockets && !mosquittotest.RunInPrivateNetwork(t) {
+				return
+			}
 			// Not parallel: TakePorts changes package state.
 			l, err := net.Listen("tcp", "127.0.0.1:0")
 			require.NoError(t, err)
