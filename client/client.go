@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/feedmq/feedmq/store"
 )
@@ -85,8 +86,12 @@ func (c *Client) start() error {
 		c.hooks = make(chan func(), hooksQueue)
 		// Messages recovered from the store hold slots too, as far as there
 		// are slots.
-		for range min(sess.pendingCount(), c.s.MaxPending) {
-			c.slots <- struct{}{}
+		for _, m := range sess.recovered() {
+			select {
+			case c.slots <- struct{}{}:
+				m.slotted = true
+			default:
+			}
 		}
 		c.wg.Add(1)
 		go c.runSession()
@@ -108,6 +113,12 @@ func (c *Client) Connect(ctx context.Context) error {
 	}
 	first, err := c.connectFirst(ctx)
 	if err != nil {
+		c.connectOnce.Store(false)
+		return err
+	}
+	// The session knows the connection before Connect returns, so a
+	// Publish right after it goes out at once.
+	if err := c.register(ctx, first); err != nil {
 		c.connectOnce.Store(false)
 		return err
 	}
@@ -249,14 +260,17 @@ func (c *Client) Disconnect(ctx context.Context) error {
 		}
 	}
 	// Send DISCONNECT through the writer, which closes the connection after
-	// it; wait until that happened or ctx ended.
+	// it. This is tried even when ctx has ended (Close), within a bound of
+	// its own: without DISCONNECT the broker would publish the will.
 	sent := make(chan struct{})
 	if err := c.post(context.Background(), func(s *session) { s.disconnect(sent) }); err == nil {
+		t := time.NewTimer(min(c.s.WriteTimeout, disconnectTimeout))
 		select {
 		case <-sent:
-		case <-ctx.Done():
+		case <-t.C:
 		case <-c.ctx.Done():
 		}
+		t.Stop()
 	}
 	c.cancel(errDisconnected)
 	c.wg.Wait()
@@ -276,3 +290,6 @@ func (c *Client) finish(err error) {
 }
 
 var errDisconnected = errors.New("client: disconnected")
+
+// disconnectTimeout bounds the wait for DISCONNECT to be written.
+const disconnectTimeout = 5 * time.Second

@@ -140,11 +140,13 @@ func (c *Client) connectTo(ctx context.Context, u *url.URL) (*conn, error) {
 	stop()
 	if err != nil {
 		nc.Close()
-		if ctx.Err() != nil && (errors.Is(err, os.ErrDeadlineExceeded) || isTimeout(err)) {
-			if context.Cause(ctx) == context.DeadlineExceeded {
-				return nil, fmt.Errorf("%w (%s)", ErrConnackTimeout, broker)
-			}
-			return nil, ctx.Err()
+		if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(ctxErr, context.DeadlineExceeded) {
+			return nil, ctxErr // cancelled by the caller
+		}
+		// The connection's deadline may fire a moment before ctx's timer
+		// does; either way the broker did not answer in time.
+		if isTimeout(err) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, fmt.Errorf("%w (%s): %w", ErrConnackTimeout, broker, context.DeadlineExceeded)
 		}
 		return nil, fmt.Errorf("client: %s: %w", broker, err)
 	}
@@ -197,14 +199,22 @@ func (c *Client) handshake(nc net.Conn, username, password string) (*packets.Con
 
 func isTimeout(err error) bool {
 	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
+	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
 
-// run starts the reader and writer and returns when both have exited.
-func (cn *conn) run() {
-	cn.wg.Add(2)
-	go cn.readLoop()
+// startWriter starts the writer, before the session is given the
+// connection: what the session queues then (resends, resubscriptions) may
+// exceed the writer's queue.
+func (cn *conn) startWriter() {
+	cn.wg.Add(1)
 	go cn.writeLoop()
+}
+
+// run starts the reader, once the session has the connection so that no ack
+// arrives before it, and returns when reader and writer have exited.
+func (cn *conn) run() {
+	cn.wg.Add(1)
+	go cn.readLoop()
 	cn.wg.Wait()
 }
 

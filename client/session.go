@@ -18,6 +18,7 @@ type session struct {
 	epoch uint64 // counts connections; acks of an older clean session are dropped
 
 	nextSeq  uint64             // sequence number of the next outbound message
+	nextRec  uint64             // counts PUBRECs, see outMsg.recSeq
 	nextID   uint16             // where the search for a free packet id starts
 	queue    []*outMsg          // accepted, not yet on the wire, in publish order
 	inflight map[uint16]*outMsg // on the wire, awaiting PUBACK/PUBREC/PUBCOMP
@@ -38,6 +39,7 @@ type outMsg struct {
 	seq      uint64
 	pub      packets.Publish // owns copies of the topic and payload
 	released bool            // PUBREL sent: never resend the PUBLISH (MQTT-4.3.3-1)
+	recSeq   uint64          // when PUBREC came, to resend PUBRELs in that order (MQTT-4.6.0-4)
 	slotted  bool            // holds a MaxPending slot
 	d        *Delivery       // nil for messages recovered from the store
 }
@@ -89,7 +91,14 @@ func newSession(c *Client) (*session, error) {
 	return s, nil
 }
 
-func (s *session) pendingCount() int { return len(s.queue) + len(s.inflight) }
+// recovered lists the messages loaded from the store.
+func (s *session) recovered() []*outMsg {
+	out := append([]*outMsg(nil), s.queue...)
+	for _, m := range s.inflight {
+		out = append(out, m)
+	}
+	return out
+}
 
 func (c *Client) runSession() {
 	defer c.wg.Done()
@@ -273,6 +282,8 @@ func (s *session) onPubrec(epoch uint64, id uint16) {
 	}
 	if !m.released {
 		m.released = true
+		s.nextRec++
+		m.recSeq = s.nextRec
 		s.put(outKey(m.seq), &packets.Pubrel{PacketID: id})
 	}
 	s.send(&packets.Pubrel{PacketID: id}, nil)
@@ -302,8 +313,21 @@ func (s *session) onConnected(cn *conn) {
 	for _, m := range s.inflight {
 		inflight = append(inflight, m)
 	}
-	// Resend in the original order (MQTT-4.6.0-1).
-	slices.SortFunc(inflight, func(a, b *outMsg) int { return cmpUint64(a.seq, b.seq) })
+	// PUBRELs go first, in the order their PUBRECs came (MQTT-4.6.0-4;
+	// after a restart, recSeq is 0 and publish order stands in for it),
+	// then PUBLISHes in the order they were first sent (MQTT-4.6.0-1).
+	slices.SortFunc(inflight, func(a, b *outMsg) int {
+		switch {
+		case a.released != b.released:
+			if a.released {
+				return -1
+			}
+			return 1
+		case a.released && a.recSeq != b.recSeq:
+			return cmpUint64(a.recSeq, b.recSeq)
+		}
+		return cmpUint64(a.seq, b.seq)
+	})
 	if resumed {
 		// MQTT-4.4.0-1: every unacknowledged PUBLISH again with DUP=1
 		// (MQTT-3.3.1-1) and its original id, every PUBREL again.

@@ -19,7 +19,8 @@ func (c *Client) supervise(cn *conn) {
 			attempt = 0
 			b.Reset()
 			lost := c.serve(cn)
-			if c.ctx.Err() != nil {
+			// A connection ended by Disconnect or Close is not lost.
+			if c.closing.Load() || c.ctx.Err() != nil {
 				return
 			}
 			c.s.log.Warn("connection lost", "broker", cn.broker, "err", lost)
@@ -39,31 +40,43 @@ func (c *Client) supervise(cn *conn) {
 		}
 		var err error
 		cn, err = c.connectAny(c.ctx)
-		if err != nil {
-			var refused *ConnectError
-			if errors.As(err, &refused) && refused.Permanent() && !c.s.RetryOnAuthFailure {
-				c.giveUp(err)
-				return
+		if err == nil {
+			if c.register(c.ctx, cn) != nil {
+				return // the client is stopping
 			}
-			cn = nil
+			continue
+		}
+		var refused *ConnectError
+		if errors.As(err, &refused) && refused.Permanent() && !c.s.RetryOnAuthFailure {
+			c.giveUp(err)
+			return
 		}
 	}
 }
 
-// serve hands a connection to the session, runs it until it ends, and
-// returns why it ended.
-func (c *Client) serve(cn *conn) error {
+// register hands a new connection to the session and waits until the
+// session has taken it: resends, resubscriptions and the queue are on their
+// way. The reader starts only after this, so nothing arrives before.
+func (c *Client) register(ctx context.Context, cn *conn) error {
+	cn.startWriter()
+	if err := c.call(ctx, func(s *session) { s.onConnected(cn) }); err != nil {
+		cn.fail(err)
+		cn.wg.Wait()
+		// The session may have taken cn just before ctx ended.
+		_ = c.post(context.Background(), func(s *session) { s.onConnectionLost(cn) })
+		return err
+	}
 	c.stats.connects.Add(1)
 	c.stats.connected.Store(true)
-	// Register the connection before its reader can deliver anything.
-	if c.post(c.ctx, func(s *session) { s.onConnected(cn) }) != nil {
-		cn.fail(ErrClosed)
-		return ErrClosed
-	}
 	if fn := c.s.OnConnect; fn != nil {
 		ev := ConnectedEvent{Broker: cn.broker, SessionPresent: cn.sessionPresent}
 		c.hook(func() { fn(ev) })
 	}
+	return nil
+}
+
+// serve runs a registered connection until it ends, and returns why.
+func (c *Client) serve(cn *conn) error {
 	stop := context.AfterFunc(c.ctx, func() { cn.fail(ErrClosed) })
 	cn.run()
 	stop()
