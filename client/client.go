@@ -46,6 +46,8 @@ type Client struct {
 
 	connectOnce atomic.Bool
 	closing     atomic.Bool
+	stopped     atomic.Bool   // the session goroutine has exited; see afterStop
+	opsMu       sync.Mutex    // serialises afterStop
 	done        chan struct{} // closed when the client has stopped
 	doneErr     error         // why, set before done is closed
 
@@ -132,6 +134,10 @@ func (c *Client) Connect(ctx context.Context) error {
 func (c *Client) post(ctx context.Context, fn func(*session)) error {
 	select {
 	case c.ops <- fn:
+		if c.stopped.Load() {
+			// Sent just as the client stopped: nobody else will run it.
+			c.afterStop()
+		}
 		return nil
 	case <-c.ctx.Done():
 		return c.stoppedErr()
@@ -274,13 +280,31 @@ func (c *Client) Disconnect(ctx context.Context) error {
 	}
 	c.cancel(errDisconnected)
 	c.wg.Wait()
+	c.stopped.Store(true)
 	c.userGoros.waitAll()
-	abandoned := c.sess.abandon()
+	abandoned := c.afterStop()
 	c.finish(nil)
 	if waitErr != nil {
 		return fmt.Errorf("client: disconnected with %d message(s) not delivered: %w", abandoned, waitErr)
 	}
 	return nil
+}
+
+// afterStop runs the work posted after the session goroutine exited, then
+// ends every flow still open, so that no Delivery or request waits forever.
+// It returns how many messages were abandoned.
+func (c *Client) afterStop() int {
+	c.opsMu.Lock()
+	defer c.opsMu.Unlock()
+	for {
+		select {
+		case fn := <-c.ops:
+			fn(c.sess)
+			continue
+		default:
+		}
+		return c.sess.abandon()
+	}
 }
 
 // finish records why the client stopped and closes Done.

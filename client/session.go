@@ -355,6 +355,11 @@ func (s *session) onConnected(cn *conn) {
 			again = append(again, m)
 		}
 		s.queue = append(again, s.queue...)
+	}
+	if !cn.sessionPresent {
+		// The broker has no session (a clean one, or it lost ours): the
+		// packet ids of unreleased QoS 2 messages mean nothing now, and a
+		// new message reusing one must not be taken for a duplicate.
 		for id := range s.inbound {
 			s.del(inKey(id))
 		}
@@ -431,7 +436,9 @@ func (s *session) abandon() int {
 	for _, r := range s.waiting {
 		r.finish(nil, ErrClosed)
 	}
-	s.queue, s.inflight, s.requests, s.waiting = nil, nil, nil, nil
+	s.queue, s.waiting = nil, nil
+	clear(s.inflight)
+	clear(s.requests)
 	return n
 }
 

@@ -97,8 +97,9 @@ func (c *Client) giveUp(err error) {
 	go func() {
 		c.cancel(err)
 		c.wg.Wait()
+		c.stopped.Store(true)
 		c.userGoros.waitAll()
-		c.sess.abandon()
+		c.afterStop()
 		c.finish(err)
 	}()
 }
