@@ -14,8 +14,9 @@ import (
 type session struct {
 	c *Client
 
-	conn  *conn  // current connection, nil while offline
-	epoch uint64 // counts connections; acks of an older clean session are dropped
+	conn         *conn  // current connection, nil while offline
+	epoch        uint64 // the current connection's number
+	sessionStart uint64 // number of the connection that began the broker's current session
 
 	nextSeq  uint64             // sequence number of the next outbound message
 	nextRec  uint64             // counts PUBRECs, see outMsg.recSeq
@@ -357,6 +358,7 @@ func (s *session) onConnected(cn *conn) {
 		s.queue = append(again, s.queue...)
 	}
 	if !cn.sessionPresent {
+		s.sessionStart = cn.epoch
 		// The broker has no session (a clean one, or it lost ours): the
 		// packet ids of unreleased QoS 2 messages mean nothing now, and a
 		// new message reusing one must not be taken for a duplicate.

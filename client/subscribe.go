@@ -389,10 +389,11 @@ func (s *session) handled(a *inAck) {
 
 // ackReady acknowledges an inbound message: PUBACK for QoS 1 (MQTT-4.3.2-2),
 // PUBREC for QoS 2 after storing that it was received (MQTT-4.3.3-2). Acks
-// of a message from an earlier clean session are dropped: that session is
-// gone (MQTT-3.1.2-6).
+// of a message received in an earlier broker session are dropped: that
+// session is gone (MQTT-3.1.2-6), and its packet id may now name another
+// message.
 func (s *session) ackReady(a *inAck) {
-	if a.epoch != s.epoch && !s.c.s.PersistentSession {
+	if a.epoch < s.sessionStart {
 		return
 	}
 	switch a.qos {
