@@ -132,3 +132,26 @@ func TestFaultReconnectRefused(t *testing.T) {
 	err := c.Publish(context.Background(), "a", nil, client.WithQoS(client.AtLeastOnce))
 	assert.True(t, errors.Is(err, client.ErrClosed), "publish after the client stopped: %v", err)
 }
+
+// TestFaultNeedsNoExtensions: the client sends a plain MQTT 3.1.1 CONNECT
+// first (MQTT-3.1.0-1) and works with a broker that offers nothing beyond
+// the specification (MQTT-7.0.0-2).
+func TestFaultNeedsNoExtensions(t *testing.T) {
+	srv := brokertest.New(t)
+	c, err := client.New(faultConfig(srv))
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, c.Close()) })
+	errc := faultGo(func() error { return c.Connect(context.Background()) })
+	conn := srv.Accept(t)
+	connect := conn.ExpectConnect(t)
+	assert.Equal(t, "MQTT", connect.ProtocolName)
+	assert.Equal(t, packets.ProtocolMQTT311, connect.ProtocolLevel)
+	conn.Connack(t, false, packets.ConnackAccepted)
+	require.NoError(t, faultRecv(t, errc))
+	done := faultGo(func() error {
+		return c.Publish(context.Background(), "plain", []byte("x"), client.WithQoS(client.AtLeastOnce))
+	})
+	pub := conn.Expect(t, packets.TypePublish).(*packets.Publish)
+	conn.Send(t, &packets.Puback{PacketID: pub.PacketID})
+	require.NoError(t, faultRecv(t, done))
+}

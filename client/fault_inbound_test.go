@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/feedmq/feedmq/client"
 	"github.com/feedmq/feedmq/internal/brokertest"
 	"github.com/feedmq/feedmq/packets"
+	"github.com/feedmq/feedmq/store"
 )
 
 // faultSubscribe subscribes c to filter while the broker grants it.
@@ -260,4 +262,60 @@ func TestFaultNoStaleAckAfterSessionLost(t *testing.T) {
 	// The client still acknowledges messages of the new session.
 	conn2.Send(t, &packets.Publish{QoS: client.AtLeastOnce, TopicName: "in/q1", PacketID: 5, Payload: []byte("new")})
 	assert.Equal(t, uint16(5), conn2.ExpectAck(t, packets.TypePuback))
+}
+
+// TestFaultSessionLastsAsLongAsConnection: even a clean session keeps its
+// state for the whole connection, so a QoS 2 message resent on the same
+// connection before PUBREL is not delivered again (MQTT-4.1.0-2,
+// MQTT-4.3.3-2).
+func TestFaultSessionLastsAsLongAsConnection(t *testing.T) {
+	srv := brokertest.New(t)
+	c, conn := faultConnect(t, srv, faultConfig(srv), false)
+	got := make(chan *client.Message, 10)
+	faultSubscribe(t, c, conn, "in/#", client.ExactlyOnce, func(m *client.Message) { got <- m })
+	p := &packets.Publish{QoS: client.ExactlyOnce, TopicName: "in/a", PacketID: 3, Payload: []byte("x")}
+	conn.Send(t, p)
+	faultRecv(t, got)
+	assert.Equal(t, uint16(3), conn.ExpectAck(t, packets.TypePubrec))
+	p.Dup = true
+	conn.Send(t, p)
+	assert.Equal(t, uint16(3), conn.ExpectAck(t, packets.TypePubrec))
+	conn.Send(t, &packets.Pubrel{PacketID: 3})
+	assert.Equal(t, uint16(3), conn.ExpectAck(t, packets.TypePubcomp))
+	faultNoRecv(t, got, "a duplicate within the session")
+}
+
+// failingInbound is a store whose inbound writes fail, as a full disk would.
+type failingInbound struct{ store.Store }
+
+func (f failingInbound) Put(k store.Key, p packets.Packet) error {
+	if k.Dir == store.Inbound {
+		return errors.New("disk full")
+	}
+	return f.Store.Put(k, p)
+}
+
+// TestFaultTransientErrorClosesConnection: when the client cannot record an
+// inbound QoS 2 message, it closes the connection rather than acknowledge
+// it (MQTT-4.8.0-2); the broker's redelivery on the next connection is
+// answered without running the handler again.
+func TestFaultTransientErrorClosesConnection(t *testing.T) {
+	srv := brokertest.New(t)
+	cfg := faultPersistent(srv)
+	cfg.Store = failingInbound{store.NewMemory()}
+	lost := faultLost(&cfg)
+	c, conn := faultConnect(t, srv, cfg, false)
+	got := make(chan *client.Message, 10)
+	faultSubscribe(t, c, conn, "in/#", client.ExactlyOnce, func(m *client.Message) { got <- m })
+	p := &packets.Publish{QoS: client.ExactlyOnce, TopicName: "in/a", PacketID: 9, Payload: []byte("x")}
+	conn.Send(t, p)
+	faultRecv(t, got)
+	conn.ExpectClosed(t)
+	assert.ErrorContains(t, faultRecv(t, lost), "disk full")
+
+	conn2, _ := srv.AcceptConnected(t, true)
+	p.Dup = true
+	conn2.Send(t, p)
+	assert.Equal(t, uint16(9), conn2.ExpectAck(t, packets.TypePubrec))
+	faultNoRecv(t, got, "a redelivery of a message the handler had")
 }

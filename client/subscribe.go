@@ -404,8 +404,20 @@ func (s *session) ackReady(a *inAck) {
 		if st == nil {
 			return // released already, or reset by a clean session
 		}
+		// Delivered: a redelivery is a duplicate, stored or not.
 		st.recorded = true
-		s.put(inKey(a.id), &packets.Pubrec{PacketID: a.id})
+		if err := s.c.store.Put(inKey(a.id), &packets.Pubrec{PacketID: a.id}); err != nil {
+			// A transient failure while processing an inbound packet
+			// closes the connection (MQTT-4.8.0-2) instead of
+			// acknowledging what could not be recorded; the broker
+			// resends on the next connection and gets its PUBREC then.
+			err = fmt.Errorf("client: recording QoS 2 message %d: %w", a.id, err)
+			s.c.reportError(err)
+			if s.conn != nil {
+				s.conn.fail(err)
+			}
+			return
+		}
 		s.send(&packets.Pubrec{PacketID: a.id}, nil)
 	}
 }
