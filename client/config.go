@@ -160,6 +160,14 @@ type Config struct {
 	// failures, feed payloads that do not decode. Nil: they are logged.
 	OnError func(err error)
 
+	// OrderedAcks sends PUBACK and PUBREC in the order the messages arrived
+	// across all subscriptions (MQTT-4.6.0-2, MQTT-4.6.0-3, read
+	// strictly). By default each subscription keeps that order for its
+	// own messages and subscriptions do not wait for each other, so a slow
+	// handler never holds back another feed's acknowledgments (nor, through
+	// the broker's in-flight window, its messages).
+	OrderedAcks bool
+
 	// DefaultHandler receives messages no subscription matches. They are
 	// acknowledged in any case (MQTT-4.5.0-2).
 	DefaultHandler func(*Message)

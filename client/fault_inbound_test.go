@@ -319,3 +319,33 @@ func TestFaultTransientErrorClosesConnection(t *testing.T) {
 	assert.Equal(t, uint16(9), conn2.ExpectAck(t, packets.TypePubrec))
 	faultNoRecv(t, got, "a redelivery of a message the handler had")
 }
+
+// TestFaultOrderedAcks: with Config.OrderedAcks, PUBACKs follow the order
+// the messages arrived in across subscriptions (MQTT-4.6.0-2): a message
+// for a fast handler waits for an earlier one in a slow handler. Without it
+// the fast subscription is acknowledged at once.
+func TestFaultOrderedAcks(t *testing.T) {
+	for _, ordered := range []bool{true, false} {
+		t.Run(map[bool]string{true: "ordered", false: "per subscription"}[ordered], func(t *testing.T) {
+			srv := brokertest.New(t)
+			cfg := faultConfig(srv)
+			cfg.OrderedAcks = ordered
+			c, conn := faultConnect(t, srv, cfg, false)
+			release := make(chan struct{})
+			faultSubscribe(t, c, conn, "slow/#", client.AtLeastOnce, func(*client.Message) { <-release })
+			faultSubscribe(t, c, conn, "fast/#", client.AtLeastOnce, func(*client.Message) {})
+			conn.Send(t, &packets.Publish{QoS: client.AtLeastOnce, TopicName: "slow/a", PacketID: 1})
+			conn.Send(t, &packets.Publish{QoS: client.AtLeastOnce, TopicName: "fast/a", PacketID: 2})
+			if ordered {
+				conn.ExpectNothing(t, 100*time.Millisecond)
+				close(release)
+				assert.Equal(t, uint16(1), conn.ExpectAck(t, packets.TypePuback))
+				assert.Equal(t, uint16(2), conn.ExpectAck(t, packets.TypePuback))
+				return
+			}
+			assert.Equal(t, uint16(2), conn.ExpectAck(t, packets.TypePuback))
+			close(release)
+			assert.Equal(t, uint16(1), conn.ExpectAck(t, packets.TypePuback))
+		})
+	}
+}

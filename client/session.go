@@ -24,7 +24,8 @@ type session struct {
 	queue    []*outMsg          // accepted, not yet on the wire, in publish order
 	inflight map[uint16]*outMsg // on the wire, awaiting PUBACK/PUBREC/PUBCOMP
 
-	inbound map[uint16]*inbound2 // QoS 2 messages received and not yet released
+	inbound  map[uint16]*inbound2 // QoS 2 messages received and not yet released
+	ackOrder []*inAck             // unacknowledged inbound messages in arrival order (Config.OrderedAcks)
 
 	subs     []*subscription     // in the order they were made
 	requests map[uint16]*request // SUBSCRIBE/UNSUBSCRIBE awaiting an ack
@@ -359,6 +360,7 @@ func (s *session) onConnected(cn *conn) {
 	}
 	if !cn.sessionPresent {
 		s.sessionStart = cn.epoch
+		s.dropStaleAcks()
 		// The broker has no session (a clean one, or it lost ours): the
 		// packet ids of unreleased QoS 2 messages mean nothing now, and a
 		// new message reusing one must not be taken for a duplicate.
@@ -378,6 +380,15 @@ func (s *session) onConnected(cn *conn) {
 	}
 	s.flushWaiting()
 	s.pump()
+}
+
+// dropStaleAcks forgets waiting acks of a broker session that ended; they
+// must not hold back the acks of the new one.
+func (s *session) dropStaleAcks() {
+	s.ackOrder = slices.DeleteFunc(s.ackOrder, func(a *inAck) bool { return a.epoch < s.sessionStart })
+	if len(s.ackOrder) > 0 && s.ackOrder[0].ready {
+		s.ackReady(s.ackOrder[0])
+	}
 }
 
 // onConnectionLost forgets a connection that ended.

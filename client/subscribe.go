@@ -32,6 +32,7 @@ type inAck struct {
 	qos       QoS
 	epoch     uint64
 	remaining int
+	ready     bool // handled; waiting for earlier acks (Config.OrderedAcks)
 }
 
 // subscription is a registered topic filter with its handler or pull queue.
@@ -356,12 +357,14 @@ func (s *session) onPublish(m *Message) {
 	switch {
 	case given > 0:
 		m.ack.remaining = given
+		s.orderAck(m.ack)
 	case dropped > 0:
 		// Nobody has it: do not acknowledge, so that the broker delivers it
 		// again, and forget it so the redelivery is treated as new.
 		delete(s.inbound, m.id)
 	default:
 		// No handler: acknowledge anyway (MQTT-4.5.0-2).
+		s.orderAck(m.ack)
 		s.ackReady(m.ack)
 	}
 }
@@ -393,6 +396,28 @@ func (s *session) handled(a *inAck) {
 // session is gone (MQTT-3.1.2-6), and its packet id may now name another
 // message.
 func (s *session) ackReady(a *inAck) {
+	a.ready = true
+	if !s.c.s.OrderedAcks {
+		s.sendAck(a)
+		return
+	}
+	// Release acks from the oldest message on, up to the first one whose
+	// handlers are still running.
+	for len(s.ackOrder) > 0 && s.ackOrder[0].ready {
+		s.sendAck(s.ackOrder[0])
+		s.ackOrder[0] = nil
+		s.ackOrder = s.ackOrder[1:]
+	}
+}
+
+// orderAck queues a in arrival order when acks are strictly ordered.
+func (s *session) orderAck(a *inAck) {
+	if s.c.s.OrderedAcks {
+		s.ackOrder = append(s.ackOrder, a)
+	}
+}
+
+func (s *session) sendAck(a *inAck) {
 	if a.epoch < s.sessionStart {
 		return
 	}
