@@ -3,33 +3,22 @@ package client_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"net"
 	"os"
 	"time"
 
-	mqtt "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/hooks/auth"
-	"github.com/mochi-mqtt/server/v2/listeners"
-
 	"github.com/feedmq/feedmq/client"
+	"github.com/feedmq/feedmq/internal/embedbroker"
 	"github.com/feedmq/feedmq/store"
 )
 
 // exampleBroker starts an in-process broker on a free loopback port, so the
 // examples run without mosquitto. It returns the broker's URL.
 func exampleBroker() (url string, stop func()) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	b, err := embedbroker.Start()
 	if err != nil {
 		panic(err)
 	}
-	b := mqtt.New(&mqtt.Options{Logger: slog.New(slog.DiscardHandler)})
-	_ = b.AddHook(new(auth.AllowHook), nil)
-	_ = b.AddListener(listeners.NewNet("example", ln))
-	if err := b.Serve(); err != nil {
-		panic(err)
-	}
-	return "mqtt://" + ln.Addr().String(), func() { b.Close() }
+	return b.URL(), b.Close
 }
 
 func ExampleClient_Connect() {

@@ -1,5 +1,6 @@
 // Command quickstart shows feedmq working with nothing installed: it starts
-// an MQTT broker inside the process (mochi-mqtt, on a free loopback port),
+// an MQTT broker inside the process (mochi-mqtt, on a free loopback port,
+// see internal/embedbroker),
 // connects a client, creates a feed with a typed callback, publishes three
 // readings to it, prints what arrives, and exits 0.
 //
@@ -10,16 +11,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"os"
 	"time"
 
-	mqtt "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/hooks/auth"
-	"github.com/mochi-mqtt/server/v2/listeners"
-
 	"github.com/feedmq/feedmq/client"
+	"github.com/feedmq/feedmq/internal/embedbroker"
 )
 
 func main() {
@@ -34,24 +30,14 @@ func main() {
 func run(ctx context.Context, out io.Writer) error {
 	// An embedded broker, so the example needs no mosquitto. The library
 	// itself never imports it.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	broker, err := embedbroker.Start()
 	if err != nil {
 		return err
 	}
-	broker := mqtt.New(&mqtt.Options{Logger: slog.New(slog.DiscardHandler)})
-	if err := broker.AddHook(new(auth.AllowHook), nil); err != nil {
-		return err
-	}
-	if err := broker.AddListener(listeners.NewNet("quickstart", ln)); err != nil {
-		return err
-	}
-	if err := broker.Serve(); err != nil {
-		return err
-	}
 	defer broker.Close()
-	fmt.Fprintln(out, "broker listening on", ln.Addr())
+	fmt.Fprintln(out, "broker listening on", broker.URL())
 
-	c, err := client.New(client.Config{Brokers: []string{"mqtt://" + ln.Addr().String()}})
+	c, err := client.New(client.Config{Brokers: []string{broker.URL()}})
 	if err != nil {
 		return err
 	}
