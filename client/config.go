@@ -297,6 +297,12 @@ func (cfg Config) settle() (*settings, error) {
 	if s.MaxPacketSize > packets.MaxRemainingLength {
 		return nil, fmt.Errorf("client: MaxPacketSize exceeds %d", packets.MaxRemainingLength)
 	}
+	if s.Transport.MaxFrameSize == 0 {
+		// A WebSocket frame is read whole before the packet reader sees
+		// it; bound it by the packet limit, plus the fixed header, since
+		// brokers send a packet per frame.
+		s.Transport.MaxFrameSize = s.MaxPacketSize + 5
+	}
 	if w := s.Will; w != nil {
 		if err := packets.ValidateTopicName(w.Topic); err != nil {
 			return nil, fmt.Errorf("client: will topic: %w", err)

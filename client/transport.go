@@ -60,6 +60,11 @@ type TransportOptions struct {
 	// NetDialer is the base dialer: timeouts, keep-alive and local address.
 	// Nil means a zero net.Dialer. It also connects to the proxy.
 	NetDialer *net.Dialer
+
+	// MaxFrameSize bounds one WebSocket frame received, which is read whole
+	// before any packet in it is decoded. Zero means the largest MQTT
+	// packet; a Client sets it from Config.MaxPacketSize when it is zero.
+	MaxFrameSize int
 }
 
 // ProxyDirect is the [TransportOptions.Proxy] value that never uses a proxy,
@@ -517,6 +522,9 @@ func (o *TransportOptions) upgradeWebSocket(ctx context.Context, conn net.Conn, 
 		return nil, fmt.Errorf("websocket handshake: %w", err)
 	}
 	ws.MaxPayloadBytes = maxFrameBytes
+	if o.MaxFrameSize > 0 {
+		ws.MaxPayloadBytes = o.MaxFrameSize
+	}
 	return &wsConn{ws: ws, raw: conn}, nil
 }
 

@@ -1263,3 +1263,23 @@ func TestTransportDialContext(t *testing.T) {
 		})
 	}
 }
+
+// TestWebSocketMaxFrameSize: a frame larger than MaxFrameSize is refused
+// instead of being buffered whole, which is what lets a client bound its
+// memory against a hostile broker.
+func TestWebSocketMaxFrameSize(t *testing.T) {
+	srv, _ := startWebSocket(t, false, func(c *websocket.Conn) {
+		c.Write([]byte{0xd0, 0x00})   // a PINGRESP fits
+		c.Write(make([]byte, 64<<10)) // 64 KiB does not
+		io.Copy(io.Discard, c)        // hold the connection open
+	})
+	o := directOptions()
+	o.MaxFrameSize = 1024
+	conn := mustDial(t, o, wsURL(srv, "/mqtt"))
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(dialPromptly)))
+	got := make([]byte, 2)
+	_, err := io.ReadFull(conn, got)
+	require.NoError(t, err)
+	_, err = conn.Read(make([]byte, 4096))
+	require.ErrorIs(t, err, websocket.ErrFrameTooLarge)
+}
