@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
@@ -180,6 +181,7 @@ func (c *Client) connectTo(ctx context.Context, u *url.URL) (*conn, error) {
 // from the broker (MQTT-3.2.0-1).
 func (c *Client) handshake(nc net.Conn, username, password string) (*packets.Connack, error) {
 	connect := c.s.connectPacket(username, password)
+	c.s.log.Debug("sent", "packet", connect.String())
 	if _, err := connect.WriteTo(nc); err != nil {
 		return nil, err
 	}
@@ -190,6 +192,7 @@ func (c *Client) handshake(nc net.Conn, username, password string) (*packets.Con
 	if err != nil {
 		return nil, err
 	}
+	c.s.log.Debug("received", "packet", p.String())
 	connack, ok := p.(*packets.Connack)
 	if !ok {
 		return nil, fmt.Errorf("%w: %s before CONNACK (MQTT-3.2.0-1)", ErrProtocolViolation, p.Type())
@@ -225,6 +228,7 @@ func (cn *conn) readLoop() {
 	c := cn.c
 	r := packets.NewReader(cn.nc)
 	r.SetMaxPacketSize(c.s.MaxPacketSize)
+	debug := c.s.log.Enabled(context.Background(), slog.LevelDebug)
 	for {
 		p, err := r.ReadPacket()
 		if err != nil {
@@ -233,6 +237,10 @@ func (cn *conn) readLoop() {
 		}
 		cn.lastRecv.Store(time.Now().UnixNano())
 		c.stats.packetsIn.Add(1)
+		if debug {
+			// String never shows a password.
+			c.s.log.Debug("received", "packet", p.String())
+		}
 		var op func(*session)
 		epoch := cn.epoch
 		switch p := p.(type) {
@@ -251,7 +259,7 @@ func (cn *conn) readLoop() {
 				QoS:       p.QoS,
 				Retained:  p.Retain,
 				Duplicate: p.Dup,
-				id:        p.PacketID,
+				PacketID:  p.PacketID,
 				epoch:     epoch,
 			}
 			op = func(s *session) { s.onPublish(m) }
@@ -307,6 +315,7 @@ func (cn *conn) writeLoop() {
 	defer cn.wg.Done()
 	c := cn.c
 	ka := c.s.KeepAlive
+	debug := c.s.log.Enabled(context.Background(), slog.LevelDebug)
 	buf := make([]byte, 0, 16<<10)
 	var dones []func(error)
 	lastSent := time.Now()
@@ -347,6 +356,9 @@ func (cn *conn) writeLoop() {
 		}
 		buf = b
 		c.stats.packetsOut.Add(1)
+		if debug {
+			c.s.log.Debug("sent", "packet", op.p.String())
+		}
 		if op.done != nil {
 			dones = append(dones, op.done)
 		}

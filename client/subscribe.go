@@ -18,9 +18,9 @@ type Message struct {
 	Payload   []byte
 	QoS       QoS
 	Retained  bool
-	Duplicate bool // the broker may have delivered it before
+	Duplicate bool   // the broker may have delivered it before
+	PacketID  uint16 // the broker's packet identifier; 0 at QoS 0
 
-	id    uint16
 	epoch uint64
 	ack   *inAck
 }
@@ -320,16 +320,16 @@ func (s *session) onPublish(m *Message) {
 	s.c.stats.messagesIn.Add(1)
 	s.c.stats.bytesIn.Add(int64(len(m.Payload)))
 	if m.QoS == ExactlyOnce {
-		if st := s.inbound[m.id]; st != nil {
+		if st := s.inbound[m.PacketID]; st != nil {
 			if st.recorded {
-				s.send(&packets.Pubrec{PacketID: m.id}, nil)
+				s.send(&packets.Pubrec{PacketID: m.PacketID}, nil)
 			}
 			return
 		}
-		s.inbound[m.id] = &inbound2{}
+		s.inbound[m.PacketID] = &inbound2{}
 	}
 	if m.QoS > AtMostOnce {
-		m.ack = &inAck{id: m.id, qos: m.QoS, epoch: m.epoch}
+		m.ack = &inAck{id: m.PacketID, qos: m.QoS, epoch: m.epoch}
 	}
 	given, dropped := 0, 0
 	offer := func(sub *subscription) {
@@ -361,7 +361,7 @@ func (s *session) onPublish(m *Message) {
 	case dropped > 0:
 		// Nobody has it: do not acknowledge, so that the broker delivers it
 		// again, and forget it so the redelivery is treated as new.
-		delete(s.inbound, m.id)
+		delete(s.inbound, m.PacketID)
 	default:
 		// No handler: acknowledge anyway (MQTT-4.5.0-2).
 		s.orderAck(m.ack)
