@@ -1,0 +1,34 @@
+// Command mqtt-sub subscribes to MQTT topics and prints the messages. It is a
+// drop-in replacement for mosquitto_sub 2.0 with MQTT 3.1.1 and 3.1: the same
+// options, defaults, output formats (-v, -N, -F with its %, @ and \ fields),
+// messages and exit statuses, and the same per-user options file under its
+// own name ($XDG_CONFIG_HOME/mqtt-sub or ~/.config/mqtt-sub).
+//
+// When the connection drops it reconnects and subscribes again.
+//
+// Exit status: 0 on success, -C reached, -E, or SIGINT/SIGTERM; the CONNACK
+// return code when the broker refuses the connection (5: not authorised);
+// 27 when -W ran out ("Timed out"); 1 for everything else, usage errors,
+// --help and --version included, as mosquitto_sub.
+//
+// -d prints the client's log (connections, losses, reconnection attempts,
+// subscriptions) on stderr, not mosquitto_sub's packet trace on stdout: the
+// client has no packet hook.
+//
+// Run mqtt-sub --help for the options; the internal/cli package documents
+// where they differ from mosquitto_sub.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}

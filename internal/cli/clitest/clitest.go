@@ -1,0 +1,221 @@
+// Package clitest runs the command-line tools in tests: it builds mqtt-pub
+// and mqtt-sub, finds mosquitto_pub and mosquitto_sub to compare them with,
+// runs either with a clean environment, and waits for a mosquittotest
+// broker to log what a test waits for.
+package clitest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/feedmq/feedmq/internal/mosquittotest"
+)
+
+// RunTimeout bounds every run of a tool.
+const RunTimeout = 20 * time.Second
+
+// Build compiles the main package in dir into a new temporary directory and
+// returns the binary's path. Call it from TestMain; remove filepath.Dir of
+// the result when done.
+func Build(dir, name string) (string, error) {
+	tmp, err := os.MkdirTemp("", "clitest-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(tmp, name)
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		os.RemoveAll(tmp)
+		return "", fmt.Errorf("go build %s: %v\n%s", dir, err, out)
+	}
+	return bin, nil
+}
+
+// Mosquitto returns the path of mosquitto_pub or mosquitto_sub, or "" when
+// the mosquitto-clients package is not installed.
+func Mosquitto(name string) string {
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	if bin, ok := mosquittotest.Available(); ok {
+		if p, err := exec.LookPath(filepath.Join(filepath.Dir(bin), name)); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// RequireMosquitto returns the path of mosquitto_pub or mosquitto_sub, and
+// skips the test when it is missing.
+func RequireMosquitto(t testing.TB, name string) string {
+	t.Helper()
+	p := Mosquitto(name)
+	if p == "" {
+		t.Skipf("%s not found; install it with apt-get install mosquitto-clients", name)
+	}
+	return p
+}
+
+// Env is the environment of a tool run: an empty directory as HOME and
+// XDG_CONFIG_HOME, so that no options file is read, no MQTT_PASSWORD, and
+// extra ("NAME=value").
+func Env(t testing.TB, extra ...string) []string {
+	dir := t.TempDir()
+	env := []string{"HOME=" + dir, "XDG_CONFIG_HOME=" + dir, "PATH=" + os.Getenv("PATH"), "TZ=" + os.Getenv("TZ")}
+	return append(env, extra...)
+}
+
+// Result is how a run ended.
+type Result struct {
+	Stdout, Stderr string
+	Code           int
+}
+
+// Proc is a running tool.
+type Proc struct {
+	cmd            *exec.Cmd
+	cancel         context.CancelFunc
+	stdout, stderr syncBuffer
+	stdin          io.WriteCloser
+	done           chan struct{}
+	err            error
+}
+
+// Start runs bin with args. With withStdin, Stdin is a pipe to write to;
+// otherwise stdin is empty. The process is killed when the test ends.
+func Start(t testing.TB, bin string, env []string, withStdin bool, args ...string) *Proc {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), RunTimeout)
+	p := &Proc{cancel: cancel, done: make(chan struct{})}
+	p.cmd = exec.CommandContext(ctx, bin, args...)
+	p.cmd.Env = env
+	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
+	if withStdin {
+		w, err := p.cmd.StdinPipe()
+		if err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		p.stdin = w
+	}
+	if err := p.cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("start %s: %v", bin, err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-p.done
+	})
+	return p
+}
+
+// Stdin is the pipe to the process's standard input (see Start).
+func (p *Proc) Stdin() io.WriteCloser { return p.stdin }
+
+// Stdout returns what the process printed so far.
+func (p *Proc) Stdout() string { return p.stdout.String() }
+
+// Stderr returns what the process printed on stderr so far.
+func (p *Proc) Stderr() string { return p.stderr.String() }
+
+// Signal sends sig to the process.
+func (p *Proc) Signal(sig syscall.Signal) error { return p.cmd.Process.Signal(sig) }
+
+// Wait waits for the process to exit, failing the test after timeout.
+func (p *Proc) Wait(t testing.TB, timeout time.Duration) Result {
+	t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(timeout):
+		p.cancel()
+		<-p.done
+		t.Fatalf("%s did not exit within %v; stdout:\n%s\nstderr:\n%s", p.cmd.Path, timeout, p.Stdout(), p.Stderr())
+	}
+	code := 0
+	var exit *exec.ExitError
+	switch {
+	case errors.As(p.err, &exit):
+		code = exit.ExitCode()
+	case p.err != nil:
+		t.Fatalf("%s: %v", p.cmd.Path, p.err)
+	}
+	return Result{Stdout: p.Stdout(), Stderr: p.Stderr(), Code: code}
+}
+
+// Run runs bin with args and stdin to the end.
+func Run(t testing.TB, bin string, env []string, stdin string, args ...string) Result {
+	t.Helper()
+	p := Start(t, bin, env, true, args...)
+	io.WriteString(p.stdin, stdin)
+	p.stdin.Close()
+	return p.Wait(t, RunTimeout)
+}
+
+// WaitLog waits until the broker's log holds substr at least n times.
+// mosquitto logs "Sending SUBACK to <client id>" once a subscription is in
+// place, which tells when a subscriber is ready for messages.
+func WaitLog(t testing.TB, b *mosquittotest.Broker, substr string, n int) {
+	t.Helper()
+	if !poll(10*time.Second, func() bool { return strings.Count(b.Log(), substr) >= n }) {
+		t.Fatalf("the broker did not log %q %d times; log:\n%s", substr, n, b.Log())
+	}
+}
+
+// WaitOutput waits until p printed substr on stdout.
+func (p *Proc) WaitOutput(t testing.TB, substr string, timeout time.Duration) {
+	t.Helper()
+	if !poll(timeout, func() bool { return strings.Contains(p.Stdout(), substr) }) {
+		t.Fatalf("%s did not print %q; stdout:\n%s\nstderr:\n%s", p.cmd.Path, substr, p.Stdout(), p.Stderr())
+	}
+}
+
+// poll checks cond every 10ms until it holds or timeout passes: the broker's
+// log and a process's output have no other way to announce themselves.
+func poll(timeout time.Duration, cond func() bool) bool {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-deadline.C:
+			return cond()
+		}
+	}
+	return true
+}
+
+// syncBuffer is a bytes.Buffer that a process writes while the test reads.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

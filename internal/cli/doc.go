@@ -1,0 +1,49 @@
+// Package cli is the code cmd/mqtt-pub and cmd/mqtt-sub share: their
+// command line, the per-user file of default options, the client.Config
+// both build from it, the errors and exit statuses they report, and the
+// output formats of mqtt-sub.
+//
+// Both tools are drop-in replacements for mosquitto_pub and mosquitto_sub
+// 2.0 speaking MQTT 3.1.1 and 3.1, so this package follows mosquitto's
+// client_shared.c closely: the same option names, defaults and checks, in
+// the same order, with the same messages and exit statuses (1 for usage
+// errors, --help and --version included; the CONNACK return code for a
+// refusal; 27 for a timeout). What the tools add is that they keep going
+// when the link drops: mqtt-pub resends every QoS 1 and 2 message until the
+// broker acknowledged it, mqtt-sub subscribes again.
+//
+// # Parsing
+//
+// Parse takes the arguments and an environment lookup and returns Options or
+// an error to report. Options are registered in a flag.FlagSet, which holds
+// their names and flag.Values; the loop that walks the arguments is
+// mosquitto's own (client_config_line_proc) rather than FlagSet.Parse,
+// because mosquitto accepts "-t" and "--topic" but not "-topic" or "--t",
+// reports an unknown option or a stray argument by the text given, and
+// checks some options before it looks for their value.
+//
+// Parse reads nothing but the options file and, for --pw-file, the password
+// file, and starts no goroutine.
+//
+// # Differences from mosquitto
+//
+// On purpose, each also noted where it is made:
+//
+//   - MQTT 5 is refused with a message: -V 5 and -D. The MQTT 5 only -x and
+//     --retain-as-published are accepted and have no effect, as in
+//     mosquitto with MQTT 3.1.1.
+//   - TLS-PSK and OpenSSL engines are refused with a message; --ciphers
+//     takes cipher names only (see CipherSuites); --tls-version tlsv1.1 is
+//     refused; TLS errors say why, after mosquitto's words.
+//   - -d prints the client's log on stderr instead of a packet trace on
+//     stdout, and %m (and "mid" in %j) is 0: the client exposes neither
+//     packets nor packet identifiers.
+//   - An empty topic and a port that is not a number are usage errors where
+//     mosquitto fails later; -L takes IPv6 literals in brackets.
+//   - --random-filter is a percentage as documented (mosquitto_sub 2.0.11
+//     prints a tenth as many messages as asked).
+//   - Without -i, the client ID is random ("feedmq-" and 16 hex digits)
+//     where mosquitto 2.0.11 sends an empty one with MQTT 3.1.1.
+//   - Added: --pw-file and the MQTT_PASSWORD variable, --connect-retry,
+//     and mqtt-pub's --timeout; "--name=value" for long options.
+package cli

@@ -1,0 +1,162 @@
+package cli
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"syscall"
+
+	"github.com/feedmq/feedmq/client"
+	"github.com/feedmq/feedmq/packets"
+)
+
+// Exit statuses. mosquitto_pub and mosquitto_sub exit 1 for every usage
+// error, for --help and for --version, so the tools do too, rather than 2
+// for usage errors as other Go commands of this repository would: scripts
+// written for mosquitto test for these values. A broker's refusal exits with
+// its CONNACK return code (1 to 5).
+const (
+	ExitOK      = 0
+	ExitFailure = 1
+	// ExitTimeout is mosquitto's MOSQ_ERR_TIMEOUT, the status of
+	// mosquitto_sub -W when the time is up; mqtt-pub --timeout uses it too.
+	ExitTimeout = 27
+)
+
+// UsageError is a mistake on the command line or in the options file. Msg
+// is the complete text mosquitto prints for it, newlines included; with
+// Hint set the tool adds "Use '<tool> --help' to see usage." after it, as
+// mosquitto does for errors found while reading the options.
+type UsageError struct {
+	Msg  string
+	Hint bool
+}
+
+func (e *UsageError) Error() string { return e.Msg }
+
+func usageErr(format string, args ...any) error {
+	return &UsageError{Msg: fmt.Sprintf(format, args...), Hint: true}
+}
+
+// Sentinels Parse returns for --help and --version.
+var (
+	ErrHelp    = errors.New("cli: --help")
+	ErrVersion = errors.New("cli: --version")
+)
+
+// ReportParseError prints what err asks for, as mosquitto does, and returns
+// the exit status: usage on stdout for --help, the version for --version, and
+// the message (with the hint) on stderr for anything else.
+func ReportParseError(tool Tool, err error, stdout, stderr io.Writer) int {
+	var ue *UsageError
+	switch {
+	case errors.Is(err, ErrHelp):
+		PrintUsage(stdout, tool)
+	case errors.Is(err, ErrVersion):
+		PrintVersion(stdout, tool)
+	case errors.As(err, &ue):
+		io.WriteString(stderr, ue.Msg)
+		if ue.Hint {
+			fmt.Fprintf(stderr, "\nUse '%s --help' to see usage.\n", tool)
+		}
+	default:
+		fmt.Fprintf(stderr, "Error: %v\n", err)
+	}
+	return ExitFailure
+}
+
+// connackText is mosquitto_connack_string, for the messages of a refused
+// connection.
+func connackText(code packets.ConnackCode) string {
+	switch code {
+	case packets.ConnackAccepted:
+		return "Connection Accepted."
+	case packets.ConnackUnacceptableProtocolVersion:
+		return "Connection Refused: unacceptable protocol version."
+	case packets.ConnackIdentifierRejected:
+		return "Connection Refused: identifier rejected."
+	case packets.ConnackServerUnavailable:
+		return "Connection Refused: broker unavailable."
+	case packets.ConnackBadUsernameOrPassword:
+		return "Connection Refused: bad user name or password."
+	case packets.ConnackNotAuthorized:
+		return "Connection Refused: not authorised."
+	}
+	return "Connection Refused: unknown reason."
+}
+
+// ReportConnectError prints why the connection failed, in mosquitto's words
+// where it has them, and returns the exit status: the CONNACK return code for
+// a refusal, 8 (MOSQ_ERR_TLS) for a TLS failure, 1 otherwise. The error of a
+// refusal (a *client.ConnectError) may come from the first connection or
+// from a later one that the client gave up on. stderr is the tool's error
+// stream, already silenced by --quiet.
+func (o *Options) ReportConnectError(stderr io.Writer, err error) int {
+	var refused *client.ConnectError
+	if errors.As(err, &refused) {
+		fmt.Fprintf(stderr, "Connection error: %s\n", connackText(refused.Code))
+		if o.Tool == Pub {
+			io.WriteString(stderr, "Error: The connection was refused.\n")
+		}
+		return int(refused.Code)
+	}
+	if isTLSError(err) {
+		// mosquitto says no more than "A TLS error occurred." (and when
+		// the handshake fails before its connect call returns, exits 1
+		// with "Unable to connect (A TLS error occurred.)."); the cause
+		// follows here.
+		fmt.Fprintf(stderr, "Error: A TLS error occurred (%s).\n", strings.TrimPrefix(err.Error(), "client: "))
+		return exitTLS
+	}
+	fmt.Fprintln(stderr, connectErrorText(err))
+	return ExitFailure
+}
+
+// exitTLS is MOSQ_ERR_TLS, mosquitto's exit status for a TLS failure.
+const exitTLS = 8
+
+// isTLSError reports whether a connection failed in the TLS handshake.
+func isTLSError(err error) bool {
+	var (
+		verify   *tls.CertificateVerificationError
+		alert    tls.AlertError
+		record   tls.RecordHeaderError
+		unknown  x509.UnknownAuthorityError
+		hostname x509.HostnameError
+		invalid  x509.CertificateInvalidError
+	)
+	return errors.As(err, &verify) || errors.As(err, &alert) || errors.As(err, &record) ||
+		errors.As(err, &unknown) || errors.As(err, &hostname) || errors.As(err, &invalid) ||
+		strings.Contains(err.Error(), "tls: ")
+}
+
+// connectErrorText is the one line printed for a connection that failed
+// before any CONNACK. libmosquitto prints strerror(errno) for a failed
+// socket call ("Error: Connection refused"); Go's errno texts are the same
+// but start in lower case.
+func connectErrorText(err error) string {
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return "Unable to connect (Lookup error.)."
+	}
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return "Error: " + capitalize(errno.Error())
+	}
+	if errors.Is(err, client.ErrConnackTimeout) || errors.Is(err, context.DeadlineExceeded) {
+		return "Error: Connection timed out"
+	}
+	return "Error: " + strings.TrimPrefix(err.Error(), "client: ")
+}
+
+func capitalize(s string) string {
+	if s != "" && s[0] >= 'a' && s[0] <= 'z' {
+		return string(s[0]-'a'+'A') + s[1:]
+	}
+	return s
+}

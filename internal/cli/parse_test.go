@@ -1,0 +1,278 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/feedmq/feedmq/client"
+)
+
+// env is a getenv over a map, so that no test reads the real options file.
+func env(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+var noEnv = env(nil)
+
+// TestParseOptions checks the options that valid command lines produce.
+// The errors, and the comparison of each with mosquitto's, are tested in
+// cmd/mqtt-pub and cmd/mqtt-sub.
+func TestParseOptions(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		tool  Tool
+		args  []string
+		check func(t *testing.T, o *Options)
+	}{
+		{"defaults", Pub, []string{"-t", "a", "-m", "x"}, func(t *testing.T, o *Options) {
+			assert.Equal(t, "localhost", o.Host)
+			assert.Zero(t, o.Port)
+			assert.Equal(t, 60, o.KeepAlive)
+			assert.Equal(t, 20, o.MaxInflight)
+			assert.Equal(t, client.MQTT311, o.Protocol)
+			assert.True(t, o.CleanSession)
+			assert.Equal(t, 1, o.Repeat)
+			assert.Equal(t, ModeMessage, o.Mode)
+			assert.Equal(t, "a", o.Topic)
+			assert.Equal(t, "x", o.Message)
+		}},
+		{"long names", Pub, []string{"--topic", "a", "--message", "x", "--qos", "2", "--retain", "--host", "h", "--port", "1884",
+			"--keepalive", "30", "--id", "me", "--disable-clean-session", "--username", "u", "--pw", "p", "--protocol-version", "mqttv31", "--debug", "--quiet"},
+			func(t *testing.T, o *Options) {
+				assert.Equal(t, 2, o.QoS)
+				assert.True(t, o.Retain)
+				assert.Equal(t, "h", o.Host)
+				assert.Equal(t, 1884, o.Port)
+				assert.Equal(t, 30, o.KeepAlive)
+				assert.Equal(t, "me", o.ClientID)
+				assert.False(t, o.CleanSession)
+				assert.Equal(t, "u", o.Username)
+				assert.Equal(t, "p", o.Password)
+				assert.Equal(t, client.MQTT31, o.Protocol)
+				assert.True(t, o.Debug)
+				assert.True(t, o.Quiet)
+			}},
+		{"--name=value", Pub, []string{"--topic=a/b", "--message=x=y"}, func(t *testing.T, o *Options) {
+			assert.Equal(t, "a/b", o.Topic)
+			assert.Equal(t, "x=y", o.Message)
+		}},
+		{"values that look like options", Pub, []string{"-t", "-m", "-m", "-t"}, func(t *testing.T, o *Options) {
+			assert.Equal(t, "-m", o.Topic)
+			assert.Equal(t, "-t", o.Message)
+		}},
+		{"numbers read as C's atoi", Pub, []string{"-t", "a", "-n", "-q", "1x", "-k", " 30s", "-M", "+7"}, func(t *testing.T, o *Options) {
+			assert.Equal(t, 1, o.QoS)
+			assert.Equal(t, 30, o.KeepAlive)
+			assert.Equal(t, 7, o.MaxInflight)
+			assert.Equal(t, ModeNull, o.Mode)
+		}},
+		{"repeat", Pub, []string{"-t", "a", "-s", "--repeat", "3", "--repeat-delay", "0.25", "--timeout", "1.5"}, func(t *testing.T, o *Options) {
+			assert.Equal(t, 3, o.Repeat)
+			assert.Equal(t, 250*time.Millisecond, o.RepeatDelay)
+			assert.Equal(t, 1500*time.Millisecond, o.Timeout)
+			assert.Equal(t, ModeStdinFile, o.Mode)
+		}},
+		{"-L mqtt", Pub, []string{"-L", "mqtt://alice:pa:ss@broker:1884/a/b", "-l"}, func(t *testing.T, o *Options) {
+			assert.Equal(t, "broker", o.Host)
+			assert.Equal(t, 1884, o.Port)
+			assert.Equal(t, "alice", o.Username)
+			assert.Equal(t, "pa:ss", o.Password)
+			assert.Equal(t, "a/b", o.Topic)
+			assert.False(t, o.WebSockets)
+			assert.False(t, o.TLSUseOSCerts)
+		}},
+		{"-L wss with IPv6", Sub, []string{"-L", "WSS://[::1]/a/#", "-t", "b"}, func(t *testing.T, o *Options) {
+			assert.Equal(t, "::1", o.Host)
+			assert.Equal(t, 8883, o.Port)
+			assert.True(t, o.WebSockets)
+			assert.True(t, o.TLSUseOSCerts)
+			assert.Equal(t, []string{"a/#", "b"}, o.Topics)
+		}},
+		{"-p after -L wins", Pub, []string{"-L", "mqtt://h/t", "-p", "2000", "-n"}, func(t *testing.T, o *Options) {
+			assert.Equal(t, 2000, o.Port)
+		}},
+		{"-L after -t wins for mqtt-pub", Pub, []string{"-t", "first", "-L", "mqtt://h/second", "-n"}, func(t *testing.T, o *Options) {
+			assert.Equal(t, "second", o.Topic)
+		}},
+		{"--unix, then -h", Pub, []string{"--unix", "/tmp/s", "-h", "h", "-t", "a", "-n"}, func(t *testing.T, o *Options) {
+			assert.Empty(t, o.UnixSocket)
+			assert.Equal(t, "h", o.Host)
+		}},
+		{"sub options", Sub, []string{"-t", "a/+", "-t", "b/#", "-T", "a/x", "-U", "c", "-v", "-N", "-C", "5", "-W", "7", "-E", "-R",
+			"--remove-retained", "--random-filter", "50.5", "-F", "%t %p", "--pretty", "-x", "60", "--retain-as-published", "--nodelay"},
+			func(t *testing.T, o *Options) {
+				assert.Equal(t, []string{"a/+", "b/#"}, o.Topics)
+				assert.Equal(t, []string{"a/x"}, o.FilterOuts)
+				assert.Equal(t, []string{"c"}, o.Unsubscribe)
+				assert.True(t, o.Verbose)
+				assert.False(t, o.EOL)
+				assert.Equal(t, 5, o.Count)
+				assert.Equal(t, 7*time.Second, o.WaitTimeout)
+				assert.True(t, o.ExitAfterSubscribe)
+				assert.True(t, o.NoRetained)
+				assert.True(t, o.RemoveRetained)
+				assert.Equal(t, 5050, o.RandomFilter)
+				assert.Equal(t, "%t %p", o.Format)
+				assert.True(t, o.Pretty)
+				assert.EqualValues(t, 60, o.SessionExpiry)
+			}},
+		{"will", Pub, []string{"-t", "a", "-n", "--will-topic", "w", "--will-payload", "gone", "--will-qos", "1", "--will-retain"},
+			func(t *testing.T, o *Options) {
+				assert.Equal(t, "w", o.WillTopic)
+				assert.Equal(t, "gone", o.WillPayload)
+				assert.Equal(t, 1, o.WillQoS)
+				assert.True(t, o.WillRetain)
+			}},
+		{"TLS", Pub, []string{"-t", "a", "-n", "--cafile", "ca.pem", "--capath", "d", "--cert", "c.pem", "--key", "k.pem", "--keyform", "pem",
+			"--insecure", "--tls-version", "tlsv1.3", "--tls-alpn", "mqtt", "--tls-use-os-certs", "--ciphers", "AES128-SHA"},
+			func(t *testing.T, o *Options) {
+				assert.Equal(t, "ca.pem", o.CAFile)
+				assert.Equal(t, "d", o.CAPath)
+				assert.Equal(t, "c.pem", o.CertFile)
+				assert.Equal(t, "k.pem", o.KeyFile)
+				assert.True(t, o.Insecure)
+				assert.Equal(t, "tlsv1.3", o.TLSVersion)
+				assert.Equal(t, "mqtt", o.ALPN)
+				assert.True(t, o.TLSUseOSCerts)
+				assert.Equal(t, "AES128-SHA", o.Ciphers)
+			}},
+		{"proxy", Sub, []string{"-t", "a", "--proxy", "socks5h://u:p@proxy:1081"}, func(t *testing.T, o *Options) {
+			assert.Equal(t, "socks5h://u:p@proxy:1081", o.Proxy)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o, err := Parse(tc.tool, tc.args, noEnv)
+			require.NoError(t, err)
+			tc.check(t, o)
+		})
+	}
+}
+
+// TestParseErrors checks errors that mosquitto does not have, or words
+// differently on purpose; the others are compared with mosquitto's in the
+// cmd packages.
+func TestParseErrors(t *testing.T) {
+	for _, tc := range []struct {
+		tool Tool
+		args []string
+		want string
+	}{
+		{Pub, []string{"-V", "5"}, "Error: MQTT 5 is not supported yet; use -V 311 (the default) or -V 31.\n"},
+		{Sub, []string{"-V", "mqttv5"}, "Error: MQTT 5 is not supported yet; use -V 311 (the default) or -V 31.\n"},
+		{Pub, []string{"-D", "connect", "x", "y"}, "Error: MQTT 5 properties (-D, --property) are not supported yet: feedmq speaks MQTT 3.1.1 and 3.1.\n"},
+		{Pub, []string{"--psk", "00"}, "Error: " + pskUnsupported + "\n"},
+		{Sub, []string{"--tls-engine", "tpm"}, "Error: " + engineUnsupported + "\n"},
+		{Pub, []string{"-t", ""}, "Error: Invalid publish topic '', does it contain '+' or '#'?\n"},
+		{Pub, []string{"--timeout", "0"}, "Error: --timeout must be a number of seconds greater than 0.\n\n"},
+		{Pub, []string{"--timeout"}, "Error: --timeout argument given but no time specified.\n\n"},
+		{Pub, []string{"-p", "abc"}, "Error: Invalid port given: 0\n"},
+		{Pub, []string{"--retain=yes"}, "Error: Unknown option '--retain=yes'.\n"},
+		{Pub, []string{"-topic", "a"}, "Error: Unknown option '-topic'.\n"},
+		{Pub, []string{"--t", "a"}, "Error: Unknown option '--t'.\n"},
+		{Pub, []string{"--proxy", "socks5://u:secret@h"}, "Error: Unsupported proxy protocol: socks5://xxxxx@h\n"},
+		{Sub, []string{"--random-filter", "100.1"}, "Error: --random-filter chance must be between 0.1-100.0\n\n"},
+		{Sub, []string{"--random-filter", "1000"}, "Error: --random-filter chance must be between 0.1-100.0\n\n"},
+	} {
+		t.Run(tc.want, func(t *testing.T) {
+			_, err := Parse(tc.tool, tc.args, noEnv)
+			var ue *UsageError
+			require.ErrorAs(t, err, &ue)
+			assert.Equal(t, tc.want, ue.Msg)
+			assert.True(t, ue.Hint)
+		})
+	}
+}
+
+func TestHelpAndVersion(t *testing.T) {
+	_, err := Parse(Pub, []string{"-t", "a", "--help", "-q", "9"}, noEnv)
+	assert.ErrorIs(t, err, ErrHelp)
+	_, err = Parse(Sub, []string{"--version"}, noEnv)
+	assert.ErrorIs(t, err, ErrVersion)
+}
+
+// TestOptionsFile checks the per-user file of default options: read from
+// $XDG_CONFIG_HOME, else ~/.config, overridden by the command line, with
+// comments and a value that keeps its spaces.
+func TestOptionsFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) {
+		require.NoError(t, os.MkdirAll(filepath.Dir(name), 0o700))
+		require.NoError(t, os.WriteFile(name, []byte(text), 0o600))
+	}
+	write(filepath.Join(dir, "xdg", "mqtt-pub"), "# defaults\r\n-p 1884\r\n-q 1\n\n-m hello world\n-t from/file\n")
+	write(filepath.Join(dir, "home", ".config", "mqtt-sub"), "-t from/file\n-v\n")
+
+	o, err := Parse(Pub, []string{"-q", "2", "-t", "cli"}, env(map[string]string{"XDG_CONFIG_HOME": filepath.Join(dir, "xdg")}))
+	require.NoError(t, err)
+	assert.Equal(t, 1884, o.Port)
+	assert.Equal(t, 2, o.QoS, "the command line overrides the file")
+	assert.Equal(t, "hello world", o.Message)
+	assert.Equal(t, "cli", o.Topic)
+
+	// As in mosquitto, a message mode in the file and another on the
+	// command line are two modes.
+	_, err = Parse(Pub, []string{"-n"}, env(map[string]string{"XDG_CONFIG_HOME": filepath.Join(dir, "xdg")}))
+	require.Error(t, err)
+	assert.Equal(t, "Error: Only one type of message can be sent at once.\n\n", err.Error())
+
+	// mqtt-sub's topics add up; HOME is the fallback.
+	o, err = Parse(Sub, []string{"-t", "cli"}, env(map[string]string{"HOME": filepath.Join(dir, "home")}))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"from/file", "cli"}, o.Topics)
+	assert.True(t, o.Verbose)
+
+	// Errors in the file are reported as on the command line.
+	write(filepath.Join(dir, "bad", "mqtt-sub"), "-q 3\n")
+	_, err = Parse(Sub, []string{"-t", "a"}, env(map[string]string{"XDG_CONFIG_HOME": filepath.Join(dir, "bad")}))
+	require.Error(t, err)
+	assert.Equal(t, "Error: Invalid QoS given: 3\n", err.Error())
+}
+
+// TestPasswordSources checks that a password can stay out of argv: from a
+// file or from the environment, and that the last of -P, --pw-file and -L
+// wins.
+func TestPasswordSources(t *testing.T) {
+	pwFile := filepath.Join(t.TempDir(), "pw")
+	require.NoError(t, os.WriteFile(pwFile, []byte("from-file\r\nsecond line\n"), 0o600))
+	withEnv := env(map[string]string{PasswordEnv: "from-env"})
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  func(string) string
+		want string
+	}{
+		{"file", []string{"-u", "u", "--pw-file", pwFile}, noEnv, "from-file"},
+		{"environment", []string{"-u", "u"}, withEnv, "from-env"},
+		{"environment needs a user name", nil, withEnv, ""},
+		{"-P beats the environment", []string{"-u", "u", "-P", "argv"}, withEnv, "argv"},
+		{"file beats the environment", []string{"-u", "u", "--pw-file", pwFile}, withEnv, "from-file"},
+		{"last wins: -P", []string{"-u", "u", "--pw-file", pwFile, "-P", "argv"}, noEnv, "argv"},
+		{"last wins: file", []string{"-u", "u", "-P", "argv", "--pw-file", pwFile}, noEnv, "from-file"},
+		{"-L", []string{"-L", "mqtt://u:url@h/t"}, withEnv, "url"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o, err := Parse(Pub, append([]string{"-t", "a", "-n"}, tc.args...), tc.env)
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, o.Password)
+		})
+	}
+	_, err := Parse(Pub, []string{"-u", "u", "--pw-file", filepath.Join(t.TempDir(), "missing")}, noEnv)
+	var ue *UsageError
+	require.ErrorAs(t, err, &ue)
+	assert.Contains(t, ue.Msg, "Error: --pw-file: ")
+	assert.False(t, ue.Hint)
+}
+
+func TestAtoiAtof(t *testing.T) {
+	for s, want := range map[string]int{"": 0, "x": 0, "12": 12, " -3z": -3, "+4": 4, "99999999999": 2147483647, "-99999999999": -2147483648} {
+		assert.Equal(t, want, atoi(s), "atoi(%q)", s)
+	}
+	for s, want := range map[string]float64{"": 0, "x": 0, "0.5": 0.5, ".5s": 0.5, "1e2x": 100, "1e": 1, "-2.": -2, "+.": 0} {
+		assert.Equal(t, want, atof(s), "atof(%q)", s)
+	}
+}
