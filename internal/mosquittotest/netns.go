@@ -33,16 +33,15 @@ func RunInPrivateNetwork(t *testing.T) bool {
 	if InPrivateNetwork() {
 		return true
 	}
-	unshare, err1 := exec.LookPath("unshare")
-	_, err2 := exec.LookPath("ip")
-	if err1 != nil || err2 != nil {
+	unshare, ip := lookSbin("unshare"), lookSbin("ip")
+	if unshare == "" || ip == "" {
 		msg := "mosquittotest: a private network namespace needs unshare and ip (util-linux, iproute2)"
 		if required() {
 			t.Fatal(msg)
 		}
 		t.Skip(msg)
 	}
-	args := []string{"--net", "sh", "-c", `ip link set lo up && exec "$0" "$@"`,
+	args := []string{"--net", "sh", "-c", ip + ` link set lo up && exec "$0" "$@"`,
 		os.Args[0], "-test.run=^" + regexp.QuoteMeta(t.Name()) + "$", "-test.v", "-test.count=1"}
 	cmd := exec.Command(unshare, args...)
 	cmd.Env = append(os.Environ(), netnsEnv+"=1")
@@ -60,4 +59,19 @@ func RunInPrivateNetwork(t *testing.T) bool {
 		t.Skip("skipped in its private network namespace")
 	}
 	return false
+}
+
+// lookSbin finds a system tool on PATH or in the sbin directories, which a
+// non-login PATH may leave out.
+func lookSbin(name string) string {
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	for _, dir := range []string{"/usr/sbin", "/sbin", "/usr/bin", "/bin"} {
+		p := dir + "/" + name
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			return p
+		}
+	}
+	return ""
 }
