@@ -70,6 +70,7 @@ type ConnectError struct {
 	Broker string // broker URL without credentials
 }
 
+// Error names the broker (without credentials) and the return code.
 func (e *ConnectError) Error() string {
 	return fmt.Sprintf("client: %s refused the connection: %s (return code %d)", e.Broker, e.Code, uint8(e.Code))
 }

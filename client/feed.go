@@ -76,10 +76,12 @@ type DecodeError struct {
 	Err     error
 }
 
+// Error names the feed and the payload's size, never its content.
 func (e *DecodeError) Error() string {
 	return fmt.Sprintf("client: feed %q: payload of %d bytes: %v", e.Topic, len(e.Payload), e.Err)
 }
 
+// Unwrap returns the codec's error.
 func (e *DecodeError) Unwrap() error { return e.Err }
 
 // Feed is a topic you publish typed values on and receive them from, after

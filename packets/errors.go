@@ -32,6 +32,9 @@ type Error struct {
 	Err    error  // ErrMalformed, ErrTooLarge or io.ErrUnexpectedEOF
 }
 
+// Error describes the defect: the operation, packet, field, offset, what is
+// wrong and the conformance statement, as in
+// "packets: decode PUBLISH field TopicName at offset 2: ... (MQTT-3.3.2-2)".
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("packets: ")

@@ -72,6 +72,8 @@ run() {
       kill "$sub_pid"; wait "$sub_pid" 2>/dev/null || true
       grep -q "sensors/kitchen/temperature 21.5" "$work/sub.out" || { echo "mqtt-sub did not print the message:"; cat "$work/sub.out"; exit 1; }
     fi ;;
+  "bench/client/run.sh")
+    bench/client/run.sh ;;
   "cd bench && go run ./cmd/ratios")
     (cd bench && go run ./cmd/ratios) ;;
   "go generate ./packets")

@@ -54,6 +54,7 @@ type SyncWriter struct {
 	W  io.Writer
 }
 
+// Write writes p while holding the lock.
 func (s *SyncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

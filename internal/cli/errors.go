@@ -37,6 +37,7 @@ type UsageError struct {
 	Hint bool
 }
 
+// Error returns the message mosquitto would print.
 func (e *UsageError) Error() string { return e.Msg }
 
 func usageErr(format string, args ...any) error {
