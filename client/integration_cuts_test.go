@@ -1,0 +1,129 @@
+package client_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/feedmq/feedmq/client"
+	"github.com/feedmq/feedmq/internal/mosquittotest"
+)
+
+// cuttingDialer dials TCP and remembers the connection, so the test can cut
+// it abruptly, as a flaky link would.
+type cuttingDialer struct {
+	mu   sync.Mutex
+	conn net.Conn
+	cuts int
+}
+
+func (d *cuttingDialer) dial(ctx context.Context, u *url.URL) (net.Conn, error) {
+	var nd net.Dialer
+	c, err := nd.DialContext(ctx, "tcp", u.Host)
+	if err == nil {
+		d.mu.Lock()
+		d.conn = c
+		d.mu.Unlock()
+	}
+	return c, err
+}
+
+func (d *cuttingDialer) cut() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.conn != nil {
+		d.conn.Close()
+		d.conn = nil
+		d.cuts++
+	}
+}
+
+// TestIntegrationQoS2UnderRepeatedCuts publishes 1,000 QoS 2 messages while
+// the publisher's link is cut every 300 ms, the case the issue measured
+// paho.mqtt.golang losing about half of. Every message must reach the
+// subscriber exactly once, and every Publish must report success only for
+// a completed flow (MQTT-4.3.3-1, MQTT-4.4.0-1, MQTT-4.3.3-2).
+func TestIntegrationQoS2UnderRepeatedCuts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes a few seconds")
+	}
+	b := mosquittotest.Start(t, mosquittotest.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	const n = 1000
+	var mu sync.Mutex
+	seen := map[string]int{}
+	all := make(chan struct{})
+	sub := newClient(t, client.Config{Brokers: []string{b.URL()}, ClientID: "cuts-sub", PersistentSession: true})
+	_, err := sub.Subscribe(ctx, "cuts/q2", client.ExactlyOnce, func(m *client.Message) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen[string(m.Payload)]++
+		if len(seen) == n {
+			close(all)
+		}
+	})
+	require.NoError(t, err)
+
+	d := &cuttingDialer{}
+	pub := newClient(t, client.Config{
+		Brokers: []string{b.URL()}, ClientID: "cuts-pub", PersistentSession: true, Dial: d.dial,
+		Reconnect: client.Backoff{InitialDelay: 5 * time.Millisecond, MaxDelay: 20 * time.Millisecond},
+	})
+	stop := make(chan struct{})
+	cutterDone := make(chan struct{})
+	go func() {
+		defer close(cutterDone)
+		tick := time.NewTicker(300 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-tick.C:
+				d.cut()
+			case <-stop:
+				return
+			}
+		}
+	}()
+
+	// Spread the messages over a few seconds, so that many cuts land in
+	// the middle of flows.
+	deliveries := make([]*client.Delivery, 0, n)
+	pace := time.NewTicker(3 * time.Millisecond)
+	for i := range n {
+		<-pace.C
+		dl, err := pub.PublishAsync("cuts/q2", []byte(fmt.Sprint(i)), client.WithQoS(client.ExactlyOnce))
+		require.NoError(t, err)
+		deliveries = append(deliveries, dl)
+	}
+	pace.Stop()
+	for i, dl := range deliveries {
+		require.NoError(t, dl.Wait(ctx), "message %d", i)
+	}
+	close(stop)
+	<-cutterDone
+
+	select {
+	case <-all:
+	case <-ctx.Done():
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	d.mu.Lock()
+	cuts := d.cuts
+	d.mu.Unlock()
+	t.Logf("%d QoS 2 messages, %d link cuts, %d distinct received", n, cuts, len(seen))
+	assert.GreaterOrEqual(t, cuts, 5, "the link was cut during the run")
+	assert.Len(t, seen, n, "every message arrived")
+	for payload, count := range seen {
+		assert.Equal(t, 1, count, "message %s arrived %d times", payload, count)
+	}
+}
