@@ -3,15 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
 	"github.com/feedmq/feedmq/internal/cli/clitest"
 )
@@ -19,41 +16,8 @@ import (
 // mqttPub is the binary the end-to-end tests run, built by TestMain.
 var mqttPub string
 
-// TestMain builds mqtt-pub, makes run see an empty directory as HOME and
-// XDG_CONFIG_HOME, so that no test reads an options file, and checks that
-// no goroutine outlives the tests.
-func TestMain(m *testing.M) {
-	var err error
-	mqttPub, err = clitest.Build(".", "mqtt-pub")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	home, err := os.MkdirTemp("", "mqtt-pub-home-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	getenv = func(name string) string {
-		switch name {
-		case "HOME", "XDG_CONFIG_HOME":
-			return home
-		case "MQTT_PASSWORD":
-			return ""
-		}
-		return os.Getenv(name)
-	}
-	code := m.Run()
-	os.RemoveAll(filepath.Dir(mqttPub))
-	os.RemoveAll(home)
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+// TestMain builds mqtt-pub and runs the tests as clitest.Main describes.
+func TestMain(m *testing.M) { clitest.Main(m, "mqtt-pub", &mqttPub, &getenv) }
 
 // runPub runs mqtt-pub in-process.
 func runPub(args []string, stdin string) clitest.Result {

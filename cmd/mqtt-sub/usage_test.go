@@ -3,14 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
-	"go.uber.org/goleak"
 
 	"github.com/feedmq/feedmq/internal/cli/clitest"
 )
@@ -18,41 +14,8 @@ import (
 // mqttSub is the binary the end-to-end tests run, built by TestMain.
 var mqttSub string
 
-// TestMain builds mqtt-sub, makes run see an empty directory as HOME and
-// XDG_CONFIG_HOME, so that no test reads an options file, and checks that
-// no goroutine outlives the tests.
-func TestMain(m *testing.M) {
-	var err error
-	mqttSub, err = clitest.Build(".", "mqtt-sub")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	home, err := os.MkdirTemp("", "mqtt-sub-home-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	getenv = func(name string) string {
-		switch name {
-		case "HOME", "XDG_CONFIG_HOME":
-			return home
-		case "MQTT_PASSWORD":
-			return ""
-		}
-		return os.Getenv(name)
-	}
-	code := m.Run()
-	os.RemoveAll(filepath.Dir(mqttSub))
-	os.RemoveAll(home)
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+// TestMain builds mqtt-sub and runs the tests as clitest.Main describes.
+func TestMain(m *testing.M) { clitest.Main(m, "mqtt-sub", &mqttSub, &getenv) }
 
 // runSub runs mqtt-sub in-process.
 func runSub(args ...string) clitest.Result {

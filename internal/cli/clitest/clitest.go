@@ -19,8 +19,46 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/feedmq/feedmq/internal/mosquittotest"
 )
+
+// Main is the TestMain of a tool's package. It builds the tool into *bin,
+// makes the tool's getenv see an empty directory as HOME and
+// XDG_CONFIG_HOME (so that no test reads an options file) and no
+// MQTT_PASSWORD, runs the tests, and checks that no goroutine outlives them.
+func Main(m *testing.M, name string, bin *string, getenv *func(string) string) {
+	var err error
+	if *bin, err = Build(".", name); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	home, err := os.MkdirTemp("", name+"-home-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	*getenv = func(v string) string {
+		switch v {
+		case "HOME", "XDG_CONFIG_HOME":
+			return home
+		case "MQTT_PASSWORD":
+			return ""
+		}
+		return os.Getenv(v)
+	}
+	code := m.Run()
+	os.RemoveAll(filepath.Dir(*bin))
+	os.RemoveAll(home)
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
 
 // RunTimeout bounds every run of a tool.
 const RunTimeout = 20 * time.Second
