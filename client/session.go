@@ -1,6 +1,7 @@
 package client
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -241,7 +242,7 @@ func (s *session) send(p packets.Packet, done *outMsg) {
 			if err != nil {
 				err = fmt.Errorf("%w: %w", ErrConnectionLost, err)
 			}
-			c.stats.countOut(done.pub.Size())
+			c.stats.messagesOut.Add(1)
 			done.d.complete(err)
 			c.releaseSlot(done)
 		}
@@ -252,7 +253,7 @@ func (s *session) send(p packets.Packet, done *outMsg) {
 // complete ends an outbound message's flow.
 func (s *session) complete(m *outMsg, err error) {
 	if m.pub.QoS > AtMostOnce && err == nil {
-		s.c.stats.countOut(m.pub.Size())
+		s.c.stats.messagesOut.Add(1)
 	}
 	m.d.complete(err)
 	s.c.releaseSlot(m)
@@ -326,9 +327,9 @@ func (s *session) onConnected(cn *conn) {
 			}
 			return 1
 		case a.released && a.recSeq != b.recSeq:
-			return cmpUint64(a.recSeq, b.recSeq)
+			return cmp.Compare(a.recSeq, b.recSeq)
 		}
-		return cmpUint64(a.seq, b.seq)
+		return cmp.Compare(a.seq, b.seq)
 	})
 	if resumed {
 		// MQTT-4.4.0-1: every unacknowledged PUBLISH again with DUP=1
@@ -453,14 +454,4 @@ func (s *session) abandon() int {
 	clear(s.inflight)
 	clear(s.requests)
 	return n
-}
-
-func cmpUint64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

@@ -29,8 +29,6 @@ type stats struct {
 	hooksDropped            atomic.Uint64
 }
 
-func (s *stats) countOut(int) { s.messagesOut.Add(1) }
-
 // Stats returns a snapshot of the counters. It never blocks.
 func (c *Client) Stats() Stats {
 	s := &c.stats
