@@ -14,10 +14,9 @@ import (
 // the runtime prints in stack traces; it is read once per goroutine start
 // and once per Disconnect, never on a message path.
 type userGoroutines struct {
-	mu       sync.Mutex
-	wg       sync.WaitGroup
-	running  map[uint64]bool // goroutine id -> still counted in wg
-	released bool
+	mu      sync.Mutex
+	wg      sync.WaitGroup
+	running map[uint64]bool // goroutine id -> still counted in wg
 }
 
 // spawn starts fn on a tracked goroutine. The count is taken before the

@@ -90,10 +90,3 @@ func (q *msgQueue) close() {
 	q.mu.Unlock()
 	signal(q.ready)
 }
-
-// len reports how many messages wait.
-func (q *msgQueue) len() int {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return len(q.items) - q.head
-}
