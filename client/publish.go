@@ -129,8 +129,10 @@ func (c *Client) publish(ctx context.Context, topic string, payload []byte, wait
 	}
 	m.d = newDelivery()
 	if m.pub.QoS == AtMostOnce && !c.s.QueueQoS0 {
-		// Not queued: it goes to the connection or fails at once.
-		err := c.call(ctx, func(s *session) {
+		// Not queued: it goes to the connection or fails at once; either
+		// way the outcome arrives on the Delivery, so there is no need to
+		// wait for the session here.
+		err := c.post(ctx, func(s *session) {
 			if !s.connected() {
 				m.d.complete(ErrNotConnected)
 				return
