@@ -1,3 +1,5 @@
+// client.go holds the Client and its life: New, Connect, Disconnect, Close,
+// and how the client stops.
 package client
 
 import (
@@ -12,64 +14,66 @@ import (
 )
 
 // Client is an asynchronous MQTT client. Its methods are safe for concurrent
-// use, including from handlers and hooks.
-//
-// Goroutines and their owners:
-//   - the session goroutine (started by the first call that needs it) owns
-//     all session state: queued and in-flight messages, packet identifiers,
-//     inbound QoS 2 state, subscriptions; every change is a function run on
-//     it, so no lock is held across I/O;
-//   - the supervisor (started by Connect) dials, reconnects with backoff,
-//     and owns each connection's reader and writer goroutines;
-//   - one delivery goroutine per subscription runs its handler;
-//   - the hooks goroutine runs OnConnect, OnConnectionLost and
-//     OnReconnecting.
-//
-// Close and Disconnect cancel the client's context and return after every
-// one of them has exited.
+// use, including from handlers and hooks. The package documentation names
+// its goroutines and what each owns.
 type Client struct {
 	// Immutable after New.
 	s     *settings
-	store store.Store
+	store store.Store // nil: the session's own maps are the store (see New)
 
-	// Lifecycle, set up once by start.
+	// Set up once by start; immutable after.
 	startOnce sync.Once
 	startErr  error
-	ctx       context.Context
+	ctx       context.Context // ends when the client stops
 	cancel    context.CancelCauseFunc
-	ops       chan func(*session) // work for the session goroutine
-	slots     chan struct{}       // one token per pending message (MaxPending)
-	hooks     chan func()         // calls of user hooks, in order
-	pull      chan struct{}       // wakes NextMessage; capacity 1
-	wg        sync.WaitGroup      // session and supervisor
-	userGoros userGoroutines      // delivery and hooks goroutines, see Disconnect
+	inbox     inbox // work for the session goroutine
+	sess      *session
+	wg        sync.WaitGroup // session goroutine, connection loop, writers
 
-	connectOnce atomic.Bool
-	closing     atomic.Bool
-	stopped     atomic.Bool   // the session goroutine has exited; see afterStop
-	opsMu       sync.Mutex    // serialises afterStop
-	done        chan struct{} // closed when the client has stopped
-	doneErr     error         // why, set before done is closed
+	// Shared by the flows; each type guards itself.
+	pending    limiter              // MaxPending
+	current    atomic.Pointer[conn] // the connection, nil while offline
+	subs       atomic.Pointer[subTable]
+	in         inbound    // inbound QoS 2 state and routing (connection loop)
+	acks       ackTracker // inbound acknowledgments
+	delivery   delivery   // handler queues, their goroutines and the budget
+	hooks      hookRunner
+	topics     topicCache // outbound topic names already validated
+	notifyPool sync.Pool  // wake-ups of blocking Publish calls
+
+	connectOnce  atomic.Bool
+	closing      atomic.Bool   // no new work is accepted
+	sessionStart atomic.Uint64 // epoch of the connection that began the broker's session
+	done         chan struct{} // closed when the client has stopped
+	doneErr      error         // why, set before done is closed
 
 	stats stats
-	sess  *session // only touched by the session goroutine
 }
 
 // New validates cfg and returns a client. It does no I/O and starts no
 // goroutine; call Connect to go online.
+//
+// Without Config.Store the session's own in-flight maps hold QoS 1 and 2
+// state: nothing else could read a store that only this client knows, so
+// no second copy is kept.
 func New(cfg Config) (*Client, error) {
 	s, err := cfg.settle()
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{s: s, store: cfg.Store, done: make(chan struct{}), pull: make(chan struct{}, 1)}
-	if c.store == nil {
-		c.store = store.NewMemory()
-	}
+	c := &Client{s: s, store: cfg.Store, done: make(chan struct{})}
+	c.pending.init(s.MaxPending)
+	c.subs.Store(&subTable{})
+	c.in.init(c)
+	c.acks.c = c
+	c.delivery.init(c)
+	c.hooks.init(c)
+	c.topics.init()
+	c.notifyPool.New = newNotify
 	return c, nil
 }
 
-// start loads the store and starts the session and hooks goroutines, once.
+// start loads the store and starts the session goroutine, once.
 func (c *Client) start() error {
 	c.startOnce.Do(func() {
 		if c.closing.Load() {
@@ -83,21 +87,14 @@ func (c *Client) start() error {
 		}
 		c.sess = sess
 		c.ctx, c.cancel = context.WithCancelCause(context.Background())
-		c.ops = make(chan func(*session), 256)
-		c.slots = make(chan struct{}, c.s.MaxPending)
-		c.hooks = make(chan func(), hooksQueue)
-		// Messages recovered from the store hold slots too, as far as there
-		// are slots.
+		c.inbox.init()
+		// Messages recovered from the store hold MaxPending places too, as
+		// far as there are places.
 		for _, m := range sess.recovered() {
-			select {
-			case c.slots <- struct{}{}:
-				m.slotted = true
-			default:
-			}
+			m.counted = c.pending.tryAcquire()
 		}
 		c.wg.Add(1)
 		go c.runSession()
-		c.userGoros.spawn(c.runHooks)
 	})
 	return c.startErr
 }
@@ -107,72 +104,38 @@ func (c *Client) start() error {
 // connection, when every broker failed (with Config.ConnectRetry: when ctx
 // ends), or with a *ConnectError when a broker refused.
 func (c *Client) Connect(ctx context.Context) error {
+	if c.closing.Load() {
+		return ErrClosed
+	}
 	if err := c.start(); err != nil {
 		return err
 	}
 	if !c.connectOnce.CompareAndSwap(false, true) {
 		return errors.New("client: Connect called twice")
 	}
-	first, err := c.connectFirst(ctx)
-	if err != nil {
-		c.connectOnce.Store(false)
-		return err
-	}
-	// The session knows the connection before Connect returns, so a
-	// Publish right after it goes out at once.
-	if err := c.register(ctx, first); err != nil {
-		c.connectOnce.Store(false)
-		return err
-	}
+	first := make(chan error, 1)
 	c.wg.Add(1)
-	go c.supervise(first)
-	return nil
-}
-
-// post runs fn on the session goroutine. It fails only when the client has
-// stopped.
-func (c *Client) post(ctx context.Context, fn func(*session)) error {
-	select {
-	case c.ops <- fn:
-		if c.stopped.Load() {
-			// Sent just as the client stopped: nobody else will run it.
-			c.afterStop()
-		}
-		return nil
-	case <-c.ctx.Done():
-		return c.stoppedErr()
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// call runs fn on the session goroutine and waits until it has run.
-func (c *Client) call(ctx context.Context, fn func(*session)) error {
-	ran := make(chan struct{})
-	if err := c.post(ctx, func(s *session) { fn(s); close(ran) }); err != nil {
+	go c.connectionLoop(ctx, first)
+	if err := <-first; err != nil {
+		c.connectOnce.Store(false)
 		return err
 	}
-	select {
-	case <-ran:
-		return nil
-	case <-c.ctx.Done():
-		// The session may have run fn just before stopping.
-		select {
-		case <-ran:
-			return nil
-		default:
-			return c.stoppedErr()
-		}
-	}
+	return nil
 }
 
 // stoppedErr is the error for calls after the client stopped.
 func (c *Client) stoppedErr() error {
-	if cause := context.Cause(c.ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+	if c.ctx == nil {
+		return ErrClosed
+	}
+	if cause := context.Cause(c.ctx); cause != nil && !errors.Is(cause, context.Canceled) && !errors.Is(cause, errDisconnected) {
 		return fmt.Errorf("%w: %w", ErrClosed, cause)
 	}
 	return ErrClosed
 }
+
+// stopping reports whether Disconnect, Close or a give-up began.
+func (c *Client) stopping() bool { return c.closing.Load() || c.ctx.Err() != nil }
 
 // Done is closed when the client has stopped: after Close or Disconnect, or
 // when it gave up (a permanent CONNACK refusal, or a lost connection with
@@ -190,45 +153,23 @@ func (c *Client) Err() error {
 	}
 }
 
-// hook queues a call of user code on the hooks goroutine. It never blocks:
-// the session and the supervisor call it, and must not wait for user code.
-// When hooks fall hopelessly behind (hooksQueue calls), the call is dropped
-// and logged.
-func (c *Client) hook(fn func()) {
-	select {
-	case c.hooks <- fn:
-	default:
-		c.stats.hooksDropped.Add(1)
-		c.s.log.Error("hook dropped: hooks are not keeping up", "queued", cap(c.hooks))
-	}
-}
-
-const hooksQueue = 1024
-
-func (c *Client) runHooks() {
-	for {
-		select {
-		case fn := <-c.hooks:
-			fn()
-		case <-c.ctx.Done():
-			return
-		}
-	}
-}
-
 // reportError hands an asynchronous problem to Config.OnError, or logs it.
 func (c *Client) reportError(err error) {
 	if c.s.OnError == nil {
 		c.s.log.Warn("feedmq client", "err", err)
 		return
 	}
-	c.hook(func() { c.s.OnError(err) })
+	c.hooks.call(func() { c.s.OnError(err) })
 }
 
-// Close stops the client at once: it sends DISCONNECT if connected without
-// waiting for messages in flight, and returns after every goroutine the
-// client started has exited. Messages not yet acknowledged end with
-// ErrAbandoned (a file store keeps them for the next client).
+// Close stops the client at once. It sends DISCONNECT if connected, waiting
+// for it to be written at most closeWriteWait, and does not wait for
+// messages in flight. No handler starts after Close returns; a handler
+// already running is not interrupted, and Close waits for it at most
+// Config.CloseGrace. Messages not yet acknowledged end with ErrAbandoned (a
+// file store keeps them for the next client); messages received and not yet
+// handled are not acknowledged, so the broker sends them again to a
+// persistent session.
 func (c *Client) Close() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -241,10 +182,11 @@ func (c *Client) Close() error {
 
 // Disconnect stops accepting messages, waits until every accepted message
 // is delivered or ctx ends, sends DISCONNECT (MQTT-3.14.4-1: the connection
-// is then closed and nothing more is sent on it), stops every goroutine the
-// client started and returns when they have exited. It is safe to call from
-// a handler or a hook. When ctx ended first the error wraps ctx.Err() and
-// says how many messages were abandoned.
+// is then closed and nothing more is sent on it), and stops the client.
+// Like Close, it stops handlers from starting and waits for running ones
+// at most Config.CloseGrace; it is safe to call from a handler or a hook.
+// When ctx ended first the error wraps ctx.Err() and says how many messages
+// were abandoned.
 func (c *Client) Disconnect(ctx context.Context) error {
 	if !c.closing.CompareAndSwap(false, true) {
 		<-c.done
@@ -256,33 +198,12 @@ func (c *Client) Disconnect(ctx context.Context) error {
 		return nil
 	}
 	var waitErr error
-	idle := make(chan struct{})
-	if err := c.post(ctx, func(s *session) { s.notifyIdle(idle) }); err == nil {
-		select {
-		case <-idle:
-		case <-ctx.Done():
-			waitErr = ctx.Err()
-		case <-c.ctx.Done():
-		}
+	if ctx.Err() == nil {
+		waitErr = c.waitIdle(ctx)
 	}
-	// Send DISCONNECT through the writer, which closes the connection after
-	// it. This is tried even when ctx has ended (Close), within a bound of
-	// its own: without DISCONNECT the broker would publish the will.
-	sent := make(chan struct{})
-	if err := c.post(context.Background(), func(s *session) { s.disconnect(sent) }); err == nil {
-		t := time.NewTimer(min(c.s.WriteTimeout, disconnectTimeout))
-		select {
-		case <-sent:
-		case <-t.C:
-		case <-c.ctx.Done():
-		}
-		t.Stop()
-	}
-	c.cancel(errDisconnected)
-	c.wg.Wait()
-	c.stopped.Store(true)
-	c.userGoros.waitAll()
-	abandoned := c.afterStop()
+	c.delivery.stop()
+	c.sendDisconnect(ctx)
+	abandoned := c.stop(errDisconnected)
 	c.finish(nil)
 	if waitErr != nil {
 		return fmt.Errorf("client: disconnected with %d message(s) not delivered: %w", abandoned, waitErr)
@@ -290,21 +211,82 @@ func (c *Client) Disconnect(ctx context.Context) error {
 	return nil
 }
 
-// afterStop runs the work posted after the session goroutine exited, then
-// ends every flow still open, so that no Delivery or request waits forever.
-// It returns how many messages were abandoned.
-func (c *Client) afterStop() int {
-	c.opsMu.Lock()
-	defer c.opsMu.Unlock()
-	for {
-		select {
-		case fn := <-c.ops:
-			fn(c.sess)
-			continue
-		default:
-		}
-		return c.sess.abandon()
+// waitIdle waits until nothing is queued or in flight, or ctx ends.
+func (c *Client) waitIdle(ctx context.Context) error {
+	idle := make(chan struct{})
+	if err := c.call(ctx, func(s *session) { s.notifyIdle(idle) }); err != nil {
+		return err
 	}
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.ctx.Done():
+		return nil
+	}
+}
+
+// closeWriteWait bounds the wait for DISCONNECT to be written when the
+// caller's context has ended (Close): a link that takes no data must not
+// hold Close up.
+const closeWriteWait = 500 * time.Millisecond
+
+// disconnectTimeout bounds the wait for DISCONNECT to be written otherwise.
+const disconnectTimeout = 5 * time.Second
+
+// sendDisconnect queues DISCONNECT on the connection, as its last packet,
+// and waits a bounded time for it to be written. It is tried even when ctx
+// has ended: without DISCONNECT the broker would publish the will.
+func (c *Client) sendDisconnect(ctx context.Context) {
+	var sent <-chan struct{}
+	if err := c.call(context.Background(), func(s *session) { sent = s.disconnect() }); err != nil || sent == nil {
+		return
+	}
+	bound := min(c.s.WriteTimeout, disconnectTimeout)
+	if ctx.Err() != nil {
+		bound = min(bound, closeWriteWait)
+	}
+	t := time.NewTimer(bound)
+	defer t.Stop()
+	select {
+	case <-sent:
+	case <-t.C:
+	case <-ctx.Done():
+		if bound > closeWriteWait {
+			select {
+			case <-sent:
+			case <-time.After(closeWriteWait):
+			}
+		}
+	}
+}
+
+// stop ends the client's goroutines: it cancels the client's context, which
+// closes the connection, joins the session goroutine, the connection loop
+// and the writers, then waits for running handlers and hooks within
+// CloseGrace. It returns how many messages were abandoned.
+func (c *Client) stop(cause error) int {
+	c.delivery.stop()
+	c.cancel(cause)
+	c.wg.Wait()
+	c.delivery.wait(c.s.CloseGrace)
+	c.hooks.stopAndWait(c.s.CloseGrace)
+	return c.sess.abandoned
+}
+
+// giveUp stops the client from within the connection loop, which cannot
+// join itself: the join runs on a goroutine of its own that ends with the
+// client.
+func (c *Client) giveUp(err error) {
+	if !c.closing.CompareAndSwap(false, true) {
+		return
+	}
+	c.s.log.Error("client stopped", "err", err)
+	go func() {
+		c.stop(err)
+		c.finish(err)
+	}()
 }
 
 // finish records why the client stopped and closes Done.
@@ -314,6 +296,3 @@ func (c *Client) finish(err error) {
 }
 
 var errDisconnected = errors.New("client: disconnected")
-
-// disconnectTimeout bounds the wait for DISCONNECT to be written.
-const disconnectTimeout = 5 * time.Second

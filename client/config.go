@@ -39,7 +39,10 @@ const (
 	DefaultMaxInflight    = 32
 	DefaultMaxPending     = 1000
 	DefaultMaxPacketSize  = 1 << 20
-	DefaultHandlerQueue   = 1024
+	DefaultHandlerQueue   = 4096
+	DefaultHandlerBytes   = 16 << 20
+	DefaultCloseGrace     = time.Second
+	DefaultStableAfter    = 10 * time.Second
 	DefaultInitialDelay   = time.Second
 	DefaultMaxDelay       = 2 * time.Minute
 )
@@ -140,10 +143,35 @@ type Config struct {
 	// DefaultMaxPacketSize.
 	MaxPacketSize int
 
-	// HandlerQueue bounds the messages waiting for each handler. Past it
-	// messages are dropped and reported with ErrSlowConsumer (see there).
-	// Zero: DefaultHandlerQueue.
+	// HandlerQueue bounds the messages received and not yet handled,
+	// across all subscriptions together (the delivery budget): a message
+	// counts from the moment it is read until every handler it went to has
+	// returned (or a pull read took it). When the budget is spent the client
+	// stops reading from the connection until handlers catch up, so TCP flow
+	// control pushes back to the broker, which queues; nothing is dropped
+	// and pings go on. One slow subscription therefore delays the others
+	// only once the whole budget waits on it. Zero: DefaultHandlerQueue.
 	HandlerQueue int
+
+	// HandlerQueueBytes bounds the payload bytes in the delivery budget, as
+	// HandlerQueue bounds messages. One message always fits, however large.
+	// Zero: DefaultHandlerBytes.
+	HandlerQueueBytes int
+
+	// SlowConsumer chooses what happens when the delivery budget is spent:
+	// Backpressure (the zero value) stops reading; DropNew drops the
+	// message instead, for those who want freshness over completeness.
+	// Every drop is counted in Stats.Dropped and reported to OnError with
+	// ErrSlowConsumer; a dropped QoS 1 or 2 message is not acknowledged, so
+	// a persistent session's broker sends it again on a later connection.
+	SlowConsumer SlowConsumerPolicy
+
+	// CloseGrace bounds how long Close and Disconnect wait for a handler or
+	// hook that is running when they stop the client (and for the one they
+	// are called from, which cannot return first). Handlers are never
+	// interrupted; none starts after Close returns. Zero:
+	// DefaultCloseGrace.
+	CloseGrace time.Duration
 
 	// OnConnect is called after every successful CONNACK, on a goroutine of
 	// its own; it may call any method of the client.
@@ -195,10 +223,27 @@ type Backoff struct {
 	Multiplier float64
 	// Jitter randomises each wait by ±Jitter (0 to 1). Zero: 0.5.
 	Jitter float64
+	// StableAfter is how long a connection must stay up before the next
+	// loss starts the backoff from InitialDelay again. A broker that closes
+	// every connection right after CONNACK is therefore retried with
+	// growing delays, not once a second for ever. Zero: DefaultStableAfter.
+	StableAfter time.Duration
 	// Disabled turns automatic reconnection off: a lost connection ends
 	// the client's work, as with Close.
 	Disabled bool
 }
+
+// SlowConsumerPolicy is what the client does when handlers fall behind.
+type SlowConsumerPolicy int
+
+const (
+	// Backpressure stops reading from the connection until handlers catch
+	// up. Nothing is lost.
+	Backpressure SlowConsumerPolicy = iota
+	// DropNew drops a message that arrives while the budget is spent, and
+	// reports it.
+	DropNew
+)
 
 // ConnectedEvent describes an accepted connection.
 type ConnectedEvent struct {
@@ -259,6 +304,8 @@ func (cfg Config) settle() (*settings, error) {
 	def(&s.WriteTimeout, DefaultWriteTimeout)
 	def(&s.Reconnect.InitialDelay, DefaultInitialDelay)
 	def(&s.Reconnect.MaxDelay, DefaultMaxDelay)
+	def(&s.Reconnect.StableAfter, DefaultStableAfter)
+	def(&s.CloseGrace, DefaultCloseGrace)
 	if s.Reconnect.Multiplier == 0 {
 		s.Reconnect.Multiplier = 2
 	}
@@ -286,6 +333,7 @@ func (cfg Config) settle() (*settings, error) {
 		{"MaxPending", &s.MaxPending, DefaultMaxPending},
 		{"MaxPacketSize", &s.MaxPacketSize, DefaultMaxPacketSize},
 		{"HandlerQueue", &s.HandlerQueue, DefaultHandlerQueue},
+		{"HandlerQueueBytes", &s.HandlerQueueBytes, DefaultHandlerBytes},
 	} {
 		if err := defInt(f.name, f.n, f.v); err != nil {
 			return nil, err

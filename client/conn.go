@@ -1,3 +1,5 @@
+// conn.go holds one network connection: the batched write side and its
+// writer goroutine, and the read loop that hands each packet to its flow.
 package client
 
 import (
@@ -6,294 +8,324 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/url"
-	"os"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/feedmq/feedmq/packets"
 )
 
-// conn is one network connection and its reader and writer goroutines.
+// conn is one accepted network connection.
+//
+// Packets reach the network in batches: producers (the session, the
+// inbound acknowledger, QoS 0 publishers) encode straight into pending under
+// mu; the writer goroutine swaps the whole batch out and writes it in one
+// call. Nobody waits for the writer except a caller who asked to: a stuck
+// write only lets pending grow, and pending is bounded by what the session
+// admits (MaxInflight, MaxPending).
 type conn struct {
+	// Immutable after connect.
 	c              *Client
 	nc             net.Conn
 	broker         string // URL without credentials
 	epoch          uint64
 	sessionPresent bool
+	ka             *keepalive // nil when keepalive is off
+	debug          bool
 
-	out      chan outPacket // to the writer; the only path to the network
-	pingresp chan struct{}  // reader to writer, capacity 1
-	lastRecv atomic.Int64   // UnixNano of the last packet read
+	mu       sync.Mutex // guards the fields below; never held across I/O
+	pending  []byte     // encoded packets the writer has not taken yet
+	waiters  []*outMsg  // PUBLISHes in pending, told when it is written
+	sentDisc chan struct{}
+	final    bool // DISCONNECT queued: nothing may follow (MQTT-3.14.4-2)
+	ended    bool // no more writes: err says why
 
-	done     chan struct{} // closed when the connection is torn down
-	failOnce sync.Once
-	err      error // why it ended; set before done is closed
-	wg       sync.WaitGroup
+	wake       chan struct{} // capacity 1: pending became non-empty
+	done       chan struct{} // closed when the connection is torn down
+	writerDone chan struct{}
+	failOnce   sync.Once
+	err        error // why it ended; set before done is closed
 }
 
-// outPacket is one packet for the writer; done, if set, learns whether the
-// packet was written.
-type outPacket struct {
-	p    packets.Packet
-	done func(error)
-}
+// errConnEnded is what a write to a connection that already ended reports
+// when it has no cause of its own.
+var errConnEnded = errors.New("client: connection ended")
 
-// enqueue hands a packet to the writer without blocking the session: the
-// queue is sized for the send window, and a writer that cannot keep up
-// within the write timeout ends the connection anyway.
-func (cn *conn) enqueue(p packets.Packet, done func(error)) {
-	select {
-	case cn.out <- outPacket{p, done}:
-	case <-cn.done:
-		if done != nil {
-			done(cn.err)
-		}
-	}
-}
-
-// fail tears the connection down once, recording why.
+// fail tears the connection down once, recording why. Closing the socket
+// unblocks the reader and a writer stuck in Write.
 func (cn *conn) fail(err error) {
 	cn.failOnce.Do(func() {
+		cn.mu.Lock()
 		cn.err = err
+		cn.ended = true
+		cn.mu.Unlock()
 		close(cn.done)
 		cn.nc.Close()
 	})
 }
 
-// connectFirst makes the first connection, retrying with backoff when
-// Config.ConnectRetry is set.
-func (c *Client) connectFirst(ctx context.Context) (*conn, error) {
-	b := c.newBackoff()
-	for attempt := 1; ; attempt++ {
-		cn, err := c.connectAny(ctx)
+// queue runs encode under the lock unless the connection can take no more,
+// and wakes the writer. It reports whether encode ran.
+func (cn *conn) queue(encode func() error) error {
+	cn.mu.Lock()
+	if cn.ended || cn.final {
+		err := cn.err
+		cn.mu.Unlock()
 		if err == nil {
-			return cn, nil
+			err = errConnEnded
 		}
-		var refused *ConnectError
-		if !c.s.ConnectRetry || (errors.As(err, &refused) && refused.Permanent() && !c.s.RetryOnAuthFailure) {
-			return nil, err
-		}
-		delay := b.NextBackOff()
-		c.hookReconnecting(attempt, delay)
-		if werr := c.sleep(ctx, delay); werr != nil {
-			return nil, fmt.Errorf("client: connect: %w (last attempt: %w)", werr, err)
-		}
+		return err
+	}
+	wasEmpty := len(cn.pending) == 0
+	err := encode()
+	cn.mu.Unlock()
+	if wasEmpty && err == nil {
+		signal(cn.wake)
+	}
+	return err
+}
+
+// send queues any packet. The hot paths use sendAck and sendPublish, which
+// do not box their packet.
+func (cn *conn) send(p packets.Packet) error {
+	err := cn.queue(func() (err error) {
+		cn.pending, err = p.Append(cn.pending)
+		return err
+	})
+	cn.logSent(p, err)
+	return err
+}
+
+// sendAck queues PUBACK, PUBREC, PUBREL or PUBCOMP without allocating.
+func (cn *conn) sendAck(t packets.Type, id uint16) error {
+	cn.mu.Lock()
+	if cn.ended || cn.final {
+		cn.mu.Unlock()
+		return errConnEnded
+	}
+	wasEmpty := len(cn.pending) == 0
+	switch t {
+	case packets.TypePuback:
+		p := packets.Puback{PacketID: id}
+		cn.pending, _ = p.Append(cn.pending)
+	case packets.TypePubrec:
+		p := packets.Pubrec{PacketID: id}
+		cn.pending, _ = p.Append(cn.pending)
+	case packets.TypePubrel:
+		p := packets.Pubrel{PacketID: id}
+		cn.pending, _ = p.Append(cn.pending)
+	case packets.TypePubcomp:
+		p := packets.Pubcomp{PacketID: id}
+		cn.pending, _ = p.Append(cn.pending)
+	}
+	cn.mu.Unlock()
+	if wasEmpty {
+		signal(cn.wake)
+	}
+	if cn.debug {
+		cn.logSent(ackPacket(t, id), nil)
+	}
+	return nil
+}
+
+// ackPacket builds an acknowledgment as a Packet, for the debug log.
+func ackPacket(t packets.Type, id uint16) packets.Packet {
+	switch t {
+	case packets.TypePuback:
+		return &packets.Puback{PacketID: id}
+	case packets.TypePubrec:
+		return &packets.Pubrec{PacketID: id}
+	case packets.TypePubrel:
+		return &packets.Pubrel{PacketID: id}
+	default:
+		return &packets.Pubcomp{PacketID: id}
 	}
 }
 
-// connectAny tries each broker in turn and returns the first accepted
-// connection; otherwise the last error.
-func (c *Client) connectAny(ctx context.Context) (*conn, error) {
-	var last error
-	for _, u := range c.s.brokers {
-		cn, err := c.connectTo(ctx, u)
-		if err == nil {
-			return cn, nil
-		}
-		c.s.log.Info("connection attempt failed", "broker", u.Redacted(), "err", err)
-		last = err
-		var refused *ConnectError
-		if errors.As(err, &refused) && refused.Permanent() {
-			break
-		}
-		if ctx.Err() != nil {
-			break
-		}
+// sendPublish queues m's PUBLISH. Once the batch holding it is written, a
+// QoS 0 message completes (or fails with the write's error) and a QoS 1 or
+// 2 message is marked written, so that only a PUBLISH that really left is
+// resent with DUP set (MQTT-3.3.1-1): brokers treat a DUP PUBLISH they do
+// not know differently from a new one.
+func (cn *conn) sendPublish(m *outMsg) error {
+	p := &m.pub
+	cn.mu.Lock()
+	if cn.ended || cn.final {
+		cn.mu.Unlock()
+		return errConnEnded
 	}
-	return nil, last
+	wasEmpty := len(cn.pending) == 0
+	var err error
+	cn.pending, err = p.Append(cn.pending)
+	if err == nil {
+		cn.waiters = append(cn.waiters, m)
+	}
+	cn.mu.Unlock()
+	if wasEmpty && err == nil {
+		signal(cn.wake)
+	}
+	cn.logSent(p, err)
+	return err
 }
 
-var epochs atomic.Uint64 // distinct connection numbers within the process
-
-// connectTo dials one broker and performs the CONNECT/CONNACK exchange. It
-// starts the connection's reader and writer only once CONNACK accepted it,
-// so CONNECT is always the first packet (MQTT-3.1.0-1).
-func (c *Client) connectTo(ctx context.Context, u *url.URL) (*conn, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.s.ConnectTimeout)
-	defer cancel()
-	username, password := c.s.Username, c.s.Password
-	if username == "" && u.User != nil {
-		username = u.User.Username()
-		password, _ = u.User.Password()
-	}
-	if c.s.Credentials != nil {
-		var err error
-		if username, password, err = c.s.Credentials(ctx); err != nil {
-			return nil, fmt.Errorf("client: credentials: %w", err)
-		}
-	}
-	dial := c.s.Dial
-	if dial == nil {
-		dial = c.s.Transport.Dial
-	}
-	nc, err := dial(ctx, u)
+// sendDisconnect queues DISCONNECT as the connection's last packet and
+// returns a channel closed once it was written or could not be.
+func (cn *conn) sendDisconnect() <-chan struct{} {
+	sent := make(chan struct{})
+	err := cn.queue(func() (err error) {
+		p := packets.Disconnect{}
+		cn.pending, err = p.Append(cn.pending)
+		cn.final = true
+		cn.sentDisc = sent
+		return err
+	})
 	if err != nil {
-		return nil, err
+		close(sent)
 	}
-	broker := u.Redacted()
-	// The handshake honours ctx through the connection's deadline.
-	deadline, _ := ctx.Deadline()
-	nc.SetDeadline(deadline)
-	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
-	connack, err := c.handshake(nc, username, password)
-	stop()
-	if err != nil {
-		nc.Close()
-		if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(ctxErr, context.DeadlineExceeded) {
-			return nil, ctxErr // cancelled by the caller
+	return sent
+}
+
+func (cn *conn) logSent(p packets.Packet, err error) {
+	if cn.debug && err == nil {
+		cn.c.s.log.Debug("sent", "packet", p.String())
+	}
+}
+
+// writeLoop is the connection's only writer. It takes the whole pending
+// batch each time it wakes and writes it in one call, so under load many
+// packets leave in one write.
+func (cn *conn) writeLoop() {
+	defer close(cn.writerDone)
+	var buf []byte
+	var waiters []*outMsg
+	for {
+		select {
+		case <-cn.wake:
+		case <-cn.done:
+			cn.endWaiters()
+			return
 		}
-		// The connection's deadline may fire a moment before ctx's timer
-		// does; either way the broker did not answer in time.
-		if isTimeout(err) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return nil, fmt.Errorf("%w (%s): %w", ErrConnackTimeout, broker, context.DeadlineExceeded)
+		for {
+			cn.mu.Lock()
+			buf, cn.pending = cn.pending, buf[:0]
+			waiters, cn.waiters = cn.waiters, waiters[:0]
+			sentDisc := cn.sentDisc
+			last := cn.final
+			cn.mu.Unlock()
+			if len(buf) == 0 {
+				break
+			}
+			err := cn.write(buf)
+			for i, m := range waiters {
+				cn.c.written(m, err)
+				waiters[i] = nil
+			}
+			if err != nil {
+				cn.fail(fmt.Errorf("client: writing to the broker: %w", err))
+				cn.endWaiters()
+				return
+			}
+			if last {
+				// Nothing may follow DISCONNECT (MQTT-3.14.4-2).
+				cn.fail(errDisconnected)
+				close(sentDisc)
+				return
+			}
+			buf = shrink(buf)
 		}
-		return nil, fmt.Errorf("client: %s: %w", broker, err)
 	}
-	if connack.ReturnCode != packets.ConnackAccepted {
-		nc.Close()
-		return nil, &ConnectError{Code: connack.ReturnCode, Broker: broker}
-	}
-	if connack.SessionPresent && !c.s.PersistentSession {
-		// MQTT-3.2.2-1: a clean session never resumes one; a broker that
-		// says otherwise has state we must not use.
-		nc.Close()
-		return nil, fmt.Errorf("%w: session present on a clean session (MQTT-3.2.2-1)", ErrProtocolViolation)
-	}
-	nc.SetDeadline(time.Time{})
-	cn := &conn{
-		c:              c,
-		nc:             nc,
-		broker:         broker,
-		epoch:          epochs.Add(1),
-		sessionPresent: connack.SessionPresent,
-		out:            make(chan outPacket, c.s.MaxInflight+64),
-		pingresp:       make(chan struct{}, 1),
-		done:           make(chan struct{}),
-	}
-	cn.lastRecv.Store(time.Now().UnixNano())
-	c.s.log.Info("connected", "broker", broker, "session_present", connack.SessionPresent)
-	return cn, nil
 }
 
-// handshake sends CONNECT and reads CONNACK, which must be the first packet
-// from the broker (MQTT-3.2.0-1).
-func (c *Client) handshake(nc net.Conn, username, password string) (*packets.Connack, error) {
-	connect := c.s.connectPacket(username, password)
-	c.s.log.Debug("sent", "packet", connect.String())
-	if _, err := connect.WriteTo(nc); err != nil {
-		return nil, err
+// write writes one batch within the write timeout.
+func (cn *conn) write(b []byte) error {
+	cn.nc.SetWriteDeadline(time.Now().Add(cn.c.s.WriteTimeout))
+	_, err := cn.nc.Write(b)
+	cn.c.stats.bytesOut.Add(int64(len(b)))
+	if err == nil && cn.ka != nil {
+		cn.ka.sent()
 	}
-	c.stats.packetsOut.Add(1)
-	// ReadPacket reads no byte past CONNACK, so the connection's Reader
-	// starts exactly at the next packet.
-	p, err := packets.ReadPacket(nc)
-	if err != nil {
-		return nil, err
+	return err
+}
+
+// shrink lets a buffer that grew for a burst go, so an idle connection
+// holds little memory.
+func shrink(b []byte) []byte {
+	if cap(b) > 64<<10 {
+		return nil
 	}
-	c.s.log.Debug("received", "packet", p.String())
-	connack, ok := p.(*packets.Connack)
-	if !ok {
-		return nil, fmt.Errorf("%w: %s before CONNACK (MQTT-3.2.0-1)", ErrProtocolViolation, p.Type())
+	return b[:0]
+}
+
+// endWaiters fails the QoS 0 messages still waiting on a connection that
+// ended, and lets go of its buffers.
+func (cn *conn) endWaiters() {
+	cn.mu.Lock()
+	waiters := cn.waiters
+	cn.waiters, cn.pending = nil, nil
+	sentDisc := cn.sentDisc
+	cn.sentDisc = nil
+	cn.mu.Unlock()
+	for _, m := range waiters {
+		cn.c.written(m, cn.err)
 	}
-	return connack, nil
+	if sentDisc != nil {
+		close(sentDisc)
+	}
 }
 
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
-}
-
-// startWriter starts the writer, before the session is given the
-// connection: what the session queues then (resends, resubscriptions) may
-// exceed the writer's queue.
-func (cn *conn) startWriter() {
-	cn.wg.Add(1)
-	go cn.writeLoop()
-}
-
-// run starts the reader, once the session has the connection so that no ack
-// arrives before it, and returns when reader and writer have exited.
-func (cn *conn) run() {
-	cn.wg.Add(1)
-	go cn.readLoop()
-	cn.wg.Wait()
-}
-
-// readLoop reads packets and hands them to the session. It never runs user
-// code, so a slow handler cannot delay PINGRESP or acks.
+// readLoop reads packets and hands each to its flow until the connection
+// ends. It never runs user code; it stops reading only while handlers are
+// over their budget (backpressure).
 func (cn *conn) readLoop() {
-	defer cn.wg.Done()
 	c := cn.c
 	r := packets.NewReader(cn.nc)
 	r.SetMaxPacketSize(c.s.MaxPacketSize)
-	debug := c.s.log.Enabled(context.Background(), slog.LevelDebug)
 	for {
 		p, err := r.ReadPacket()
 		if err != nil {
 			cn.fail(readError(err))
 			return
 		}
-		cn.lastRecv.Store(time.Now().UnixNano())
 		c.stats.packetsIn.Add(1)
-		if debug {
+		if cn.ka != nil {
+			_, pong := p.(*packets.Pingresp)
+			cn.ka.received(pong)
+		}
+		if cn.debug {
 			// String never shows a password.
 			c.s.log.Debug("received", "packet", p.String())
 		}
-		var op func(*session)
-		epoch := cn.epoch
-		switch p := p.(type) {
-		case *packets.Pingresp:
-			select {
-			case cn.pingresp <- struct{}{}:
-			default:
-			}
-			continue
-		case *packets.Publish:
-			// The Reader reuses its buffer: copy once, here, before the
-			// message leaves this goroutine.
-			m := &Message{
-				Topic:     p.TopicName,
-				Payload:   append([]byte(nil), p.Payload...),
-				QoS:       p.QoS,
-				Retained:  p.Retain,
-				Duplicate: p.Dup,
-				PacketID:  p.PacketID,
-				epoch:     epoch,
-			}
-			op = func(s *session) { s.onPublish(m) }
-		case *packets.Puback:
-			id := p.PacketID
-			op = func(s *session) { s.onPuback(epoch, id) }
-		case *packets.Pubrec:
-			id := p.PacketID
-			op = func(s *session) { s.onPubrec(epoch, id) }
-		case *packets.Pubrel:
-			id := p.PacketID
-			op = func(s *session) { s.onPubrel(id) }
-		case *packets.Pubcomp:
-			id := p.PacketID
-			op = func(s *session) { s.onPubcomp(epoch, id) }
-		case *packets.Suback:
-			id, codes := p.PacketID, append([]packets.SubackCode(nil), p.ReturnCodes...)
-			op = func(s *session) { s.onSuback(cn, id, codes) }
-		case *packets.Unsuback:
-			id := p.PacketID
-			op = func(s *session) { s.onUnsuback(cn, id) }
-		default:
-			// CONNACK again, or a packet only clients send (MQTT-4.8.0-1).
-			cn.fail(fmt.Errorf("%w: broker sent %s", ErrProtocolViolation, p.Type()))
-			return
-		}
-		select {
-		case c.ops <- op:
-		case <-cn.done:
-			return
-		case <-c.ctx.Done():
+		if err := c.dispatch(cn, p); err != nil {
+			cn.fail(err)
 			return
 		}
 	}
+}
+
+// dispatch hands one packet to its flow.
+func (c *Client) dispatch(cn *conn, p packets.Packet) error {
+	switch p := p.(type) {
+	case *packets.Pingresp:
+	case *packets.Publish:
+		return c.in.receive(cn, p)
+	case *packets.Pubrel:
+		c.in.release(cn, p.PacketID)
+	case *packets.Puback:
+		c.post(op{kind: opPuback, id: p.PacketID, epoch: cn.epoch})
+	case *packets.Pubrec:
+		c.post(op{kind: opPubrec, id: p.PacketID, epoch: cn.epoch})
+	case *packets.Pubcomp:
+		c.post(op{kind: opPubcomp, id: p.PacketID, epoch: cn.epoch})
+	case *packets.Suback:
+		id, codes := p.PacketID, append([]packets.SubackCode(nil), p.ReturnCodes...)
+		c.post(op{fn: func(s *session) { s.onSuback(cn, id, codes) }})
+	case *packets.Unsuback:
+		id := p.PacketID
+		c.post(op{fn: func(s *session) { s.onUnsuback(cn, id) }})
+	default:
+		// CONNACK again, or a packet only clients send (MQTT-4.8.0-1).
+		return fmt.Errorf("%w: broker sent %s", ErrProtocolViolation, p.Type())
+	}
+	return nil
 }
 
 // readError names what went wrong with the stream.
@@ -306,136 +338,12 @@ func readError(err error) error {
 	return fmt.Errorf("client: reading from the broker: %w", err)
 }
 
-// writeLoop is the only writer of the connection. It batches what is queued
-// into one write, and sends PINGREQ when the connection has been quiet for
-// the keepalive interval in either direction, so a half-open link is found
-// within keepalive plus the ping timeout even while the client only
-// publishes (MQTT-3.1.2-23).
-func (cn *conn) writeLoop() {
-	defer cn.wg.Done()
-	c := cn.c
-	ka := c.s.KeepAlive
-	debug := c.s.log.Enabled(context.Background(), slog.LevelDebug)
-	buf := make([]byte, 0, 16<<10)
-	var dones []func(error)
-	lastSent := time.Now()
+func debugEnabled(l *slog.Logger) bool { return l.Enabled(context.Background(), slog.LevelDebug) }
 
-	var kaTimer, pingTimer *time.Timer
-	var kaC, pingC <-chan time.Time
-	if ka > 0 {
-		kaTimer = time.NewTimer(ka)
-		defer kaTimer.Stop()
-		kaC = kaTimer.C
-	}
-	pingOutstanding := false
-
-	flush := func() error {
-		if len(buf) == 0 {
-			return nil
-		}
-		cn.nc.SetWriteDeadline(time.Now().Add(c.s.WriteTimeout))
-		_, err := cn.nc.Write(buf)
-		c.stats.bytesOut.Add(int64(len(buf)))
-		buf = buf[:0]
-		lastSent = time.Now()
-		for _, d := range dones {
-			d(err)
-		}
-		dones = dones[:0]
-		return err
-	}
-	encode := func(op outPacket) (last bool) {
-		b, err := op.p.Append(buf)
-		if err != nil {
-			// The session only queues packets it built; a failure here is a
-			// bug, reported to the caller rather than sent.
-			if op.done != nil {
-				op.done(err)
-			}
-			return false
-		}
-		buf = b
-		c.stats.packetsOut.Add(1)
-		if debug {
-			c.s.log.Debug("sent", "packet", op.p.String())
-		}
-		if op.done != nil {
-			dones = append(dones, op.done)
-		}
-		_, isDisconnect := op.p.(*packets.Disconnect)
-		return isDisconnect
-	}
-	for {
-		select {
-		case op := <-cn.out:
-			last := encode(op)
-			// Batch whatever else is already queued, up to a bounded size.
-			for !last && len(buf) < 64<<10 {
-				select {
-				case op = <-cn.out:
-					last = encode(op)
-					continue
-				default:
-				}
-				break
-			}
-			if err := flush(); err != nil {
-				cn.fail(fmt.Errorf("client: writing to the broker: %w", err))
-				cn.drain()
-				return
-			}
-			if last {
-				// Nothing may follow DISCONNECT (MQTT-3.14.4-2).
-				cn.fail(errDisconnected)
-				cn.drain()
-				return
-			}
-		case <-kaC:
-			now := time.Now()
-			lastRecv := time.Unix(0, cn.lastRecv.Load())
-			// The next check is due when either direction has been quiet
-			// for the whole interval.
-			quiet := max(now.Sub(lastSent), now.Sub(lastRecv))
-			if !pingOutstanding && quiet >= ka {
-				encode(outPacket{p: &packets.Pingreq{}})
-				if err := flush(); err != nil {
-					cn.fail(fmt.Errorf("client: writing to the broker: %w", err))
-					cn.drain()
-					return
-				}
-				pingOutstanding = true
-				pingTimer = time.NewTimer(c.s.PingTimeout)
-				pingC = pingTimer.C
-				quiet = 0
-			}
-			kaTimer.Reset(max(ka-quiet, time.Millisecond))
-		case <-cn.pingresp:
-			if pingOutstanding {
-				pingOutstanding = false
-				pingTimer.Stop()
-				pingC = nil
-			}
-		case <-pingC:
-			cn.fail(ErrPingTimeout)
-			cn.drain()
-			return
-		case <-cn.done:
-			cn.drain()
-			return
-		}
-	}
-}
-
-// drain fails whatever is still queued for a connection that ended.
-func (cn *conn) drain() {
-	for {
-		select {
-		case op := <-cn.out:
-			if op.done != nil {
-				op.done(cn.err)
-			}
-		default:
-			return
-		}
+// signal wakes the owner of a capacity-1 channel without blocking.
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
 	}
 }

@@ -107,11 +107,11 @@ type Feed[T any] struct {
 // subscription and the feed's publishes; WithRetain makes its publishes
 // retained. It does not wait for the network: see Subscribed.
 func NewFeed[T any](c *Client, topic string, codec Codec[T], opts ...PublishOption) (*Feed[T], error) {
-	var tmpl packets.Publish
+	var tmpl publishOptions
 	for _, o := range opts {
-		o(&tmpl)
+		o.applyPublish(&tmpl)
 	}
-	sub, err := c.subscription(topic, tmpl.QoS, nil)
+	sub, err := c.subscription([]TopicFilter{{topic, tmpl.qos}}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -122,11 +122,11 @@ func NewFeed[T any](c *Client, topic string, codec Codec[T], opts ...PublishOpti
 	if err := c.start(); err != nil {
 		return nil, err
 	}
-	f := &Feed[T]{c: c, topic: topic, codec: codec, qos: tmpl.QoS, retain: tmpl.Retain, sub: sub}
-	r := &request{filters: []string{topic}, qos: []QoS{tmpl.QoS}, reply: make(chan requestResult, 1)}
+	f := &Feed[T]{c: c, topic: topic, codec: codec, qos: tmpl.qos, retain: tmpl.retain, sub: sub}
+	r := &request{filters: []string{topic}, qos: []QoS{tmpl.qos}, reply: make(chan requestResult, 1)}
 	f.subDone = r.reply
-	if err := c.post(context.Background(), func(s *session) { s.subscribe(sub, r) }); err != nil {
-		return nil, err
+	if !c.post(op{fn: func(s *session) { s.subscribe(sub, r) }}) {
+		return nil, c.stoppedErr()
 	}
 	return f, nil
 }
@@ -167,8 +167,8 @@ func (f *Feed[T]) OnMessage(fn func(v T, m *Message)) {
 		}
 		fn(v, m)
 	}
-	f.sub.handler.Store(&handler)
-	_ = f.c.post(context.Background(), func(s *session) { s.startDelivery(f.sub) })
+	f.sub.queue.handler.Store(&handler)
+	f.sub.queue.kick()
 }
 
 // OnDecodeError sets the callback for payloads the codec rejects. Set it
@@ -206,7 +206,7 @@ func (f *Feed[T]) Next(ctx context.Context) (T, *Message, error) {
 	for {
 		m, ok := f.sub.queue.pop()
 		if ok {
-			f.c.handled(m)
+			f.c.delivery.handled(m)
 			v, err := f.codec.Decode(m.Payload)
 			if err != nil {
 				return zero, m, &DecodeError{Topic: m.Topic, Payload: m.Payload, Err: err}

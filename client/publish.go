@@ -1,3 +1,5 @@
+// publish.go holds the outbound API: Publish, PublishAsync, the Delivery
+// that follows a message, and the bound on messages pending (MaxPending).
 package client
 
 import (
@@ -8,39 +10,41 @@ import (
 	"github.com/feedmq/feedmq/packets"
 )
 
-// PublishOption modifies one publish.
-type PublishOption func(*packets.Publish)
-
-// WithQoS sets the QoS of a publish (default AtMostOnce).
-func WithQoS(q QoS) PublishOption { return func(p *packets.Publish) { p.QoS = q } }
-
-// WithRetain asks the broker to retain the message for future subscribers.
-func WithRetain() PublishOption { return func(p *packets.Publish) { p.Retain = true } }
-
-// Delivery follows one message published with PublishAsync.
+// Delivery follows one message published with PublishAsync. It lives inside
+// the client's record of the message; its channel is made only when someone
+// asks for Done before the flow ended.
 type Delivery struct {
-	once   sync.Once
-	done   chan struct{}
-	err    error
 	mu     sync.Mutex
+	ended  bool
 	stored bool
+	err    error
+	ch     chan struct{} // Done's channel, made on demand
+	notify chan struct{} // Publish's wake-up, capacity 1, pooled
 }
 
-func newDelivery() *Delivery { return &Delivery{done: make(chan struct{})} }
+// closedChan is what Done returns for a flow that already ended.
+var closedChan = func() chan struct{} { ch := make(chan struct{}); close(ch); return ch }()
 
 // Done is closed when the message's flow has ended: QoS 0 written to the
 // connection, QoS 1 acknowledged by PUBACK, QoS 2 completed by PUBCOMP, or
 // failed.
-func (d *Delivery) Done() <-chan struct{} { return d.done }
+func (d *Delivery) Done() <-chan struct{} {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.ended {
+		return closedChan
+	}
+	if d.ch == nil {
+		d.ch = make(chan struct{})
+	}
+	return d.ch
+}
 
 // Err returns the outcome once Done is closed, and nil before.
 func (d *Delivery) Err() error {
-	select {
-	case <-d.done:
-		return d.err
-	default:
-		return nil
-	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.err
 }
 
 // Wait waits until the flow ended or ctx ended. When ctx ends first and the
@@ -48,36 +52,75 @@ func (d *Delivery) Err() error {
 // ctx.Err(): delivery continues in the background.
 func (d *Delivery) Wait(ctx context.Context) error {
 	select {
-	case <-d.done:
-		return d.err
+	case <-d.Done():
+		return d.Err()
 	case <-ctx.Done():
 	}
+	return d.abandonWait(ctx)
+}
+
+// abandonWait is the outcome of a wait that ctx ended.
+func (d *Delivery) abandonWait(ctx context.Context) error {
 	d.mu.Lock()
-	stored := d.stored
+	ended, stored, err := d.ended, d.stored, d.err
 	d.mu.Unlock()
-	if stored {
+	switch {
+	case ended:
+		return err
+	case stored:
 		return fmt.Errorf("%w: %w", ErrDeliveryPending, ctx.Err())
 	}
 	return ctx.Err()
 }
 
 func (d *Delivery) setStored() {
-	if d == nil {
-		return
-	}
 	d.mu.Lock()
 	d.stored = true
 	d.mu.Unlock()
 }
 
-func (d *Delivery) complete(err error) {
-	if d == nil {
-		return
+// complete ends the flow once; later calls do nothing.
+func (d *Delivery) complete(err error) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.ended {
+		return false
 	}
-	d.once.Do(func() {
-		d.err = err
-		close(d.done)
-	})
+	d.ended, d.err = true, err
+	if d.ch != nil {
+		close(d.ch)
+	}
+	if d.notify != nil {
+		d.notify <- struct{}{}
+	}
+	return true
+}
+
+// newNotify makes the wake-up channels of blocking Publish calls, which the
+// client's notifyPool recycles so that a blocking publish allocates no
+// channel. The pool is the client's: channels never cross clients (nor
+// testing/synctest bubbles).
+func newNotify() any { return make(chan struct{}, 1) }
+
+// wait is Wait for Publish: it uses a pooled channel instead of Done's.
+func (d *Delivery) wait(ctx context.Context, pool *sync.Pool) error {
+	d.mu.Lock()
+	if d.ended {
+		err := d.err
+		d.mu.Unlock()
+		return err
+	}
+	ch := pool.Get().(chan struct{})
+	d.notify = ch
+	d.mu.Unlock()
+	select {
+	case <-ch:
+		pool.Put(ch)
+		return d.Err()
+	case <-ctx.Done():
+		// The channel may still receive the completion: not pooled again.
+		return d.abandonWait(ctx)
+	}
 }
 
 // Publish sends a message and waits until its QoS flow is complete: for QoS
@@ -90,100 +133,112 @@ func (d *Delivery) complete(err error) {
 // ErrDeliveryPending and ctx.Err(), and delivery goes on. If it ends before,
 // the message was not sent. See the package errors for the other outcomes.
 func (c *Client) Publish(ctx context.Context, topic string, payload []byte, opts ...PublishOption) error {
-	d, err := c.publish(ctx, topic, payload, true, opts)
+	m, err := c.publish(ctx, topic, payload, true, opts)
 	if err != nil {
 		return err
 	}
-	return d.Wait(ctx)
+	return m.d.wait(ctx, &c.notifyPool)
 }
 
 // PublishAsync is Publish that returns at once, with a Delivery to follow
-// the message. When MaxPending messages are waiting it returns ErrQueueFull
-// instead of waiting.
+// the message. It never waits: when MaxPending messages are already pending
+// (queued, in flight, or QoS 0 waiting to be written) it returns
+// ErrQueueFull.
 func (c *Client) PublishAsync(topic string, payload []byte, opts ...PublishOption) (*Delivery, error) {
-	return c.publish(context.Background(), topic, payload, false, opts)
+	m, err := c.publish(context.Background(), topic, payload, false, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &m.d, nil
 }
 
-func (c *Client) publish(ctx context.Context, topic string, payload []byte, wait bool, opts []PublishOption) (*Delivery, error) {
-	m := &outMsg{pub: packets.Publish{TopicName: topic}}
-	for _, o := range opts {
-		o(&m.pub)
+func (c *Client) publish(ctx context.Context, topic string, payload []byte, wait bool, opts []PublishOption) (*outMsg, error) {
+	var o publishOptions
+	for _, opt := range opts {
+		opt.applyPublish(&o)
 	}
-	// Validate before any I/O, with a stand-in identifier so that the size
-	// is checked as it will be sent. The copy makes the caller's buffer
-	// theirs again as soon as we return.
-	m.pub.Payload = payload
-	if m.pub.QoS > AtMostOnce {
-		m.pub.PacketID = 1
+	pub := packets.Publish{TopicName: topic, QoS: o.qos, Retain: o.retain, Payload: payload}
+	if err := c.validate(&pub); err != nil {
+		return nil, err
 	}
-	if err := m.pub.Validate(); err != nil {
-		return nil, fmt.Errorf("client: publish: %w", err)
-	}
-	m.pub.PacketID = 0
-	m.pub.Payload = append([]byte(nil), payload...)
 	if c.closing.Load() {
 		return nil, ErrClosed
 	}
 	if err := c.start(); err != nil {
 		return nil, err
 	}
-	m.d = newDelivery()
-	if m.pub.QoS == AtMostOnce && !c.s.QueueQoS0 {
-		// Not queued: it goes to the connection or fails at once; either
-		// way the outcome arrives on the Delivery, so there is no need to
-		// wait for the session here.
-		err := c.post(ctx, func(s *session) {
-			if !s.connected() {
-				m.d.complete(ErrNotConnected)
-				return
-			}
-			s.send(publishCopy(&m.pub), m)
-		})
-		if err != nil {
-			return nil, err
+	direct := pub.QoS == AtMostOnce && !c.s.QueueQoS0
+	if direct && c.current.Load() == nil {
+		return nil, ErrNotConnected
+	}
+	if err := c.pending.acquire(ctx, wait, c.ctx.Done()); err != nil {
+		if err == errStopped {
+			err = c.stoppedErr()
 		}
-		return m.d, nil
-	}
-	if err := c.acquireSlot(ctx, wait); err != nil {
 		return nil, err
 	}
-	m.slotted = true
-	if err := c.post(ctx, func(s *session) { s.accept(m) }); err != nil {
-		c.releaseSlot(m)
-		return nil, err
+	m := &outMsg{pub: pub, counted: true}
+	if direct {
+		// Encoded straight into the connection's batch: no copy, and no
+		// trip through the session goroutine.
+		if cn := c.current.Load(); cn == nil || cn.sendPublish(m) != nil {
+			c.completeSent(m, ErrNotConnected)
+		}
+		return m, nil
 	}
-	return m.d, nil
+	// The caller's buffer is theirs again once we return.
+	m.pub.Payload = append([]byte(nil), payload...)
+	if !c.post(op{kind: opPublish, m: m}) {
+		c.pending.release()
+		return nil, c.stoppedErr()
+	}
+	return m, nil
 }
 
-// acquireSlot takes one of the MaxPending slots, waiting for one when wait
-// is set.
-func (c *Client) acquireSlot(ctx context.Context, wait bool) error {
-	select {
-	case c.slots <- struct{}{}:
+// validate checks a publish before any I/O, with a stand-in identifier so
+// that its size is checked as it will be sent. Topic names already seen
+// skip the topic checks (topicCache).
+func (c *Client) validate(p *packets.Publish) error {
+	if p.QoS > AtMostOnce {
+		p.PacketID = 1
+		defer func() { p.PacketID = 0 }()
+	}
+	if c.topics.known(p.TopicName) && p.QoS.Valid() && len(p.Payload) <= packets.MaxRemainingLength-len(p.TopicName)-4 {
 		return nil
-	default:
 	}
-	if !wait {
-		return ErrQueueFull
+	if err := p.Validate(); err != nil {
+		return fmt.Errorf("client: publish: %w", err)
 	}
-	select {
-	case c.slots <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("%w: %w", ErrQueueFull, ctx.Err())
-	case <-c.ctx.Done():
-		return c.stoppedErr()
-	}
+	c.topics.add(p.TopicName)
+	return nil
 }
 
-// releaseSlot gives back a message's slot, once.
-func (c *Client) releaseSlot(m *outMsg) {
-	if m == nil || !m.slotted {
+// written learns the outcome of the write that carried m's PUBLISH.
+func (c *Client) written(m *outMsg, err error) {
+	if m.pub.QoS == AtMostOnce {
+		c.completeSent(m, err)
 		return
 	}
-	m.slotted = false
-	select {
-	case <-c.slots:
-	default:
+	if err == nil {
+		m.written.Store(true)
+	}
+}
+
+// completeSent ends a message whose flow ends on the wire: QoS 0 written,
+// or any message that could not be sent.
+func (c *Client) completeSent(m *outMsg, err error) {
+	if err != nil {
+		err = fmt.Errorf("%w: %w", ErrConnectionLost, err)
+	} else {
+		c.stats.messagesOut.Add(1)
+	}
+	c.finishMsg(m, err)
+}
+
+// finishMsg completes a message's Delivery and frees its MaxPending place.
+func (c *Client) finishMsg(m *outMsg, err error) {
+	if m.d.complete(err) && m.counted {
+		m.counted = false
+		c.pending.release()
 	}
 }

@@ -1,54 +1,86 @@
+// queue.go holds msgQueue, the queue in front of one subscription's handler
+// or pull reader.
 package client
 
 import (
-	"errors"
 	"sync"
+	"sync/atomic"
 )
 
-// msgQueue is the bounded queue in front of one handler or pull reader. The
-// session pushes without ever blocking; a full queue refuses the message.
+// msgQueue holds a subscription's messages in arrival order. It is not
+// bounded itself: the shared budget (delivery) bounds all queues together.
+// When a message arrives for a handler and no goroutine runs it, push
+// starts one; the goroutine exits when the queue is empty.
 type msgQueue struct {
-	mu     sync.Mutex
-	items  []*Message
-	head   int
-	max    int
-	closed bool
-	ready  chan struct{}   // capacity 1: something was pushed or the queue closed
-	pull   chan<- struct{} // the client's NextMessage wake-up, capacity 1
+	d       *delivery
+	handler atomic.Pointer[func(*Message)] // nil: pull mode
+
+	mu      sync.Mutex
+	items   []*Message
+	head    int
+	closed  bool          // unsubscribed: takes no more messages
+	running bool          // a handler goroutine owns the queue
+	ready   chan struct{} // capacity 1: pushed (pull mode)
 }
 
-var errQueueClosed = errors.New("client: subscription removed")
-
-func (c *Client) newMsgQueue() *msgQueue {
-	return &msgQueue{max: c.s.HandlerQueue, ready: make(chan struct{}, 1), pull: c.pull}
+func newMsgQueue(d *delivery, handler *func(*Message)) *msgQueue {
+	q := &msgQueue{d: d, ready: make(chan struct{}, 1)}
+	q.handler.Store(handler)
+	return q
 }
 
-func signal(ch chan<- struct{}) {
-	select {
-	case ch <- struct{}{}:
-	default:
-	}
-}
+func (q *msgQueue) lock()   { q.mu.Lock() }
+func (q *msgQueue) unlock() { q.mu.Unlock() }
 
-// push adds m unless the queue is full or closed.
+// push adds m unless the queue is closed, and starts the handler goroutine
+// when the subscription has a handler and none runs.
 func (q *msgQueue) push(m *Message) bool {
-	q.mu.Lock()
-	ok := !q.closed && len(q.items)-q.head < q.max
-	if ok {
-		q.items = append(q.items, m)
+	q.lock()
+	if q.closed {
+		q.unlock()
+		return false
 	}
-	q.mu.Unlock()
-	if ok {
+	q.items = append(q.items, m)
+	start := q.startLocked()
+	q.unlock()
+	if start {
+		q.d.start(q)
+	} else if q.handler.Load() == nil {
 		signal(q.ready)
-		signal(q.pull)
+		signal(q.d.pull)
 	}
-	return ok
+	return true
+}
+
+// startLocked reports whether the caller must start a handler goroutine,
+// and marks it running.
+func (q *msgQueue) startLocked() bool {
+	if q.running || q.handler.Load() == nil || q.d.stopped.Load() || q.head == len(q.items) {
+		return false
+	}
+	q.running = true
+	return true
+}
+
+// kick starts the handler goroutine for messages that waited for a handler
+// (Feed.OnMessage after messages arrived).
+func (q *msgQueue) kick() {
+	q.lock()
+	start := q.startLocked()
+	q.unlock()
+	if start {
+		q.d.start(q)
+	}
 }
 
 // pop takes the oldest message without waiting.
 func (q *msgQueue) pop() (*Message, bool) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
+	q.lock()
+	defer q.unlock()
+	return q.popLocked()
+}
+
+func (q *msgQueue) popLocked() (*Message, bool) {
 	if q.head == len(q.items) {
 		return nil, false
 	}
@@ -56,37 +88,39 @@ func (q *msgQueue) pop() (*Message, bool) {
 	q.items[q.head] = nil
 	q.head++
 	if q.head == len(q.items) {
-		// Empty: reuse the backing array from the start.
+		// Empty: reuse the backing array from the start, or let a large
+		// one go.
 		q.items, q.head = q.items[:0], 0
+		if cap(q.items) > 1024 {
+			q.items = nil
+		}
 	}
 	return m, true
 }
 
-// next waits for the oldest message. It fails once stop is closed, or once
-// the queue is closed and empty.
-func (q *msgQueue) next(stop <-chan struct{}) (*Message, error) {
-	for {
-		if m, ok := q.pop(); ok {
-			return m, nil
-		}
-		q.mu.Lock()
-		closed := q.closed
-		q.mu.Unlock()
-		if closed {
-			return nil, errQueueClosed
-		}
-		select {
-		case <-q.ready:
-		case <-stop:
-			return nil, errQueueClosed
-		}
+// next takes the oldest message for the handler goroutine; when there is
+// none, the goroutine gives up the queue and must exit.
+func (q *msgQueue) next() (*Message, bool) {
+	q.lock()
+	defer q.unlock()
+	m, ok := q.popLocked()
+	if !ok {
+		q.running = false
 	}
+	return m, ok
+}
+
+// idle gives up the queue without taking a message (the client stopped).
+func (q *msgQueue) idle() {
+	q.lock()
+	q.running = false
+	q.unlock()
 }
 
 // close stops the queue taking messages; those queued are still delivered.
 func (q *msgQueue) close() {
-	q.mu.Lock()
+	q.lock()
 	q.closed = true
-	q.mu.Unlock()
+	q.unlock()
 	signal(q.ready)
 }

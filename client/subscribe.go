@@ -1,3 +1,6 @@
+// subscribe.go holds subscriptions: the Subscribe and Unsubscribe calls,
+// the table the reader routes by, SUBSCRIBE/UNSUBSCRIBE requests and their
+// acks, and resubscribing after a reconnect.
 package client
 
 import (
@@ -6,44 +9,35 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync/atomic"
 
 	"github.com/feedmq/feedmq/packets"
 )
 
-// Message is a message received from the broker. Handlers share one Message
-// when several subscriptions match; treat it as read-only.
-type Message struct {
-	Topic     string
-	Payload   []byte
-	QoS       QoS
-	Retained  bool
-	Duplicate bool   // the broker may have delivered it before
-	PacketID  uint16 // the broker's packet identifier; 0 at QoS 0
-
-	epoch uint64
-	ack   *inAck
-}
-
-// inAck tracks when an inbound QoS 1 or 2 message may be acknowledged: after
-// every handler it was given to has returned.
-type inAck struct {
-	id        uint16
-	qos       QoS
-	epoch     uint64
-	remaining int
-	ready     bool // handled; waiting for earlier acks (Config.OrderedAcks)
-}
-
-// subscription is a registered topic filter with its handler or pull queue.
+// subscription is the filters one queue (and its handler) receives. Its
+// filters never change once the reader may see it: Unsubscribe of some of
+// them makes a new subscription on the same queue.
 type subscription struct {
-	filter  string // as subscribed, with any $share/ or $queue/ prefix
-	match   string // the filter topics are matched against
-	qos     QoS
-	handler atomic.Pointer[func(*Message)] // nil: pull mode
+	filters []string // as subscribed, with any $share/ or $queue/ prefix
+	match   []string // what topics are matched against, per filter
+	qos     []QoS    // session goroutine only
 	queue   *msgQueue
 	feed    bool // a feed's: never replaced by another subscription
-	running bool // delivery goroutine started (session-owned)
+}
+
+// subTable is an immutable snapshot of the subscriptions, published by the
+// session goroutine and read by the reader without a lock.
+type subTable struct {
+	subs []*subscription
+}
+
+// matches reports whether any of the subscription's filters matches topic.
+func (sub *subscription) matches(topic string) bool {
+	for _, f := range sub.match {
+		if packets.Match(f, topic) {
+			return true
+		}
+	}
+	return false
 }
 
 // routingFilter strips the shared-subscription prefix: a message received
@@ -58,6 +52,12 @@ func routingFilter(filter string) string {
 		return f
 	}
 	return filter
+}
+
+// TopicFilter is one filter of SubscribeMany with the QoS asked for it.
+type TopicFilter struct {
+	Filter string
+	QoS    QoS
 }
 
 // request is a SUBSCRIBE or UNSUBSCRIBE waiting to be sent or acknowledged.
@@ -86,50 +86,104 @@ func (r *request) finish(codes []packets.SubackCode, err error) {
 // stays registered and the error wraps ctx.Err(). A nil handler selects pull
 // mode: read the messages with NextMessage.
 //
+// Each subscription has its own handler goroutine, so its messages arrive
+// in order and a slow handler does not hold up other subscriptions' until
+// the shared budget (Config.HandlerQueue) is spent. For arrival order
+// across several filters, subscribe them together with SubscribeMany.
+//
 // Filters may carry a shared-subscription prefix ($share/group/ or $queue/).
 // Subscribing again to the same filter replaces its handler and QoS.
-func (c *Client) Subscribe(ctx context.Context, filter string, qos QoS, handler func(*Message)) (QoS, error) {
-	sub, err := c.subscription(filter, qos, handler)
-	if err != nil {
+func (c *Client) Subscribe(ctx context.Context, filter string, qos QoS, handler func(*Message), opts ...SubscribeOption) (QoS, error) {
+	granted, err := c.SubscribeMany(ctx, []TopicFilter{{filter, qos}}, handler, opts...)
+	if len(granted) == 0 {
 		return 0, err
 	}
-	return c.subscribe(ctx, sub)
+	return granted[0], err
 }
 
-func (c *Client) subscription(filter string, qos QoS, handler func(*Message)) (*subscription, error) {
-	if err := packets.ValidateTopicFilter(filter); err != nil {
-		return nil, fmt.Errorf("client: subscribe: %w", err)
+// SubscribeMany subscribes one handler to several filters in one SUBSCRIBE.
+// Their messages share one queue and one goroutine, so the handler sees
+// them in the order they arrived, whichever filter they matched; a message
+// matching several of the filters is handled once. It returns the granted
+// QoS per filter; a refused filter makes the error wrap
+// ErrSubscriptionRefused and the subscription is removed.
+func (c *Client) SubscribeMany(ctx context.Context, filters []TopicFilter, handler func(*Message), opts ...SubscribeOption) ([]QoS, error) {
+	var o subscribeOptions
+	for _, opt := range opts {
+		opt.applySubscribe(&o)
 	}
-	if !qos.Valid() {
-		return nil, fmt.Errorf("client: subscribe: invalid QoS %d (MQTT-3.8.3-4)", qos)
+	sub, err := c.subscription(filters, handler)
+	if err != nil {
+		return nil, err
 	}
-	sub := &subscription{filter: filter, match: routingFilter(filter), qos: qos, queue: c.newMsgQueue()}
+	res, err := c.subscribe(ctx, sub)
+	if err != nil {
+		return nil, err
+	}
+	granted := make([]QoS, len(res.codes))
+	var refused []string
+	for i, code := range res.codes {
+		if code == packets.SubackFailure {
+			refused = append(refused, sub.filters[i])
+			continue
+		}
+		granted[i] = QoS(code)
+	}
+	if len(refused) > 0 {
+		c.post(op{fn: func(s *session) { s.dropSubscription(sub) }})
+		return granted, fmt.Errorf("%w: %q", ErrSubscriptionRefused, strings.Join(refused, `", "`))
+	}
+	return granted, nil
+}
+
+// subscription validates filters and builds their subscription.
+func (c *Client) subscription(filters []TopicFilter, handler func(*Message)) (*subscription, error) {
+	if len(filters) == 0 {
+		return nil, errors.New("client: subscribe: no filters (MQTT-3.8.3-3)")
+	}
+	var names []string
+	var qos []QoS
+	for _, f := range filters {
+		if err := packets.ValidateTopicFilter(f.Filter); err != nil {
+			return nil, fmt.Errorf("client: subscribe: %w", err)
+		}
+		if !f.QoS.Valid() {
+			return nil, fmt.Errorf("client: subscribe: invalid QoS %d (MQTT-3.8.3-4)", f.QoS)
+		}
+		names, qos = append(names, f.Filter), append(qos, f.QoS)
+	}
+	var h *func(*Message)
 	if handler != nil {
-		sub.handler.Store(&handler)
+		h = &handler
 	}
-	return sub, nil
+	return c.newSubscription(names, qos, h), nil
 }
 
-func (c *Client) subscribe(ctx context.Context, sub *subscription) (QoS, error) {
+func (c *Client) newSubscription(filters []string, qos []QoS, handler *func(*Message)) *subscription {
+	return newSubscriptionOn(newMsgQueue(&c.delivery, handler), filters, qos)
+}
+
+func newSubscriptionOn(q *msgQueue, filters []string, qos []QoS) *subscription {
+	sub := &subscription{filters: filters, qos: qos, queue: q}
+	for _, f := range filters {
+		sub.match = append(sub.match, routingFilter(f))
+	}
+	return sub
+}
+
+// subscribe registers sub on the session and waits for the broker's answer.
+func (c *Client) subscribe(ctx context.Context, sub *subscription) (requestResult, error) {
 	if c.closing.Load() {
-		return 0, ErrClosed
+		return requestResult{}, ErrClosed
 	}
 	if err := c.start(); err != nil {
-		return 0, err
+		return requestResult{}, err
 	}
-	r := &request{filters: []string{sub.filter}, qos: []QoS{sub.qos}, reply: make(chan requestResult, 1)}
-	if err := c.post(ctx, func(s *session) { s.subscribe(sub, r) }); err != nil {
-		return 0, err
+	r := &request{filters: sub.filters, qos: slices.Clone(sub.qos), reply: make(chan requestResult, 1)}
+	if !c.post(op{fn: func(s *session) { s.subscribe(sub, r) }}) {
+		return requestResult{}, c.stoppedErr()
 	}
-	res, err := c.await(ctx, r)
-	if err != nil {
-		return 0, err
-	}
-	if res.codes[0] == packets.SubackFailure {
-		_ = c.post(context.Background(), func(s *session) { s.dropSubscription(sub) })
-		return 0, fmt.Errorf("%w: %q", ErrSubscriptionRefused, sub.filter)
-	}
-	return QoS(res.codes[0]), nil
+	return c.await(ctx, r)
 }
 
 func (c *Client) await(ctx context.Context, r *request) (requestResult, error) {
@@ -143,8 +197,9 @@ func (c *Client) await(ctx context.Context, r *request) (requestResult, error) {
 	}
 }
 
-// Unsubscribe removes the subscriptions and waits for UNSUBACK. Messages
-// already queued for their handlers are still delivered.
+// Unsubscribe removes the filters from every subscription that has them
+// (a subscription left with none is removed) and waits for UNSUBACK.
+// Messages already queued for their handlers are still delivered.
 func (c *Client) Unsubscribe(ctx context.Context, filters ...string) error {
 	if len(filters) == 0 {
 		return errors.New("client: unsubscribe: no filters (MQTT-3.10.3-2)")
@@ -161,35 +216,48 @@ func (c *Client) Unsubscribe(ctx context.Context, filters ...string) error {
 		return err
 	}
 	r := &request{unsubscribe: true, filters: filters, reply: make(chan requestResult, 1)}
-	if err := c.post(ctx, func(s *session) { s.unsubscribe(r) }); err != nil {
-		return err
+	if !c.post(op{fn: func(s *session) { s.unsubscribe(r) }}) {
+		return c.stoppedErr()
 	}
 	_, err := c.await(ctx, r)
 	return err
 }
 
 // subscribe registers sub and sends the request now or once connected. A
-// Subscribe to a filter already subscribed with Subscribe replaces that
-// handler and QoS; feeds always add a subscription of their own.
+// Subscribe to a single filter already subscribed with Subscribe replaces
+// that handler and QoS; feeds always add a subscription of their own.
 func (s *session) subscribe(sub *subscription, r *request) {
-	if !sub.feed {
-		for _, old := range s.subs {
-			if !old.feed && old.filter == sub.filter {
-				old.qos = sub.qos
-				if h := sub.handler.Load(); h != nil {
-					old.handler.Store(h)
-				}
-				sub = old
-				break
-			}
+	if old := s.replaceable(sub); old != nil {
+		old.qos = sub.qos
+		if h := sub.queue.handler.Load(); h != nil {
+			old.queue.handler.Store(h)
+		}
+	} else {
+		s.subs = append(s.subs, sub)
+		s.publishSubs()
+	}
+	for i, f := range r.filters {
+		r.qos[i] = s.filterQoS(f)
+	}
+	s.request(r)
+}
+
+// replaceable finds the plain one-filter subscription sub replaces.
+func (s *session) replaceable(sub *subscription) *subscription {
+	if sub.feed || len(sub.filters) != 1 {
+		return nil
+	}
+	for _, old := range s.subs {
+		if !old.feed && len(old.filters) == 1 && old.filters[0] == sub.filters[0] {
+			return old
 		}
 	}
-	if !slices.Contains(s.subs, sub) {
-		s.subs = append(s.subs, sub)
-	}
-	r.qos[0] = s.filterQoS(sub.filter)
-	s.startDelivery(sub)
-	s.request(r)
+	return nil
+}
+
+// publishSubs gives the reader a new snapshot of the subscriptions.
+func (s *session) publishSubs() {
+	s.c.subs.Store(&subTable{subs: slices.Clone(s.subs)})
 }
 
 // filterQoS is the QoS to ask for a filter: the highest any local
@@ -198,8 +266,10 @@ func (s *session) subscribe(sub *subscription, r *request) {
 func (s *session) filterQoS(filter string) QoS {
 	var q QoS
 	for _, sub := range s.subs {
-		if sub.filter == filter {
-			q = max(q, sub.qos)
+		for i, f := range sub.filters {
+			if f == filter {
+				q = max(q, sub.qos[i])
+			}
 		}
 	}
 	return q
@@ -210,18 +280,34 @@ func (s *session) dropSubscription(sub *subscription) {
 	if i := slices.Index(s.subs, sub); i >= 0 {
 		s.subs = slices.Delete(s.subs, i, i+1)
 		sub.queue.close()
+		s.publishSubs()
 	}
 }
 
-// unsubscribe removes every local subscription to the filters.
+// unsubscribe removes the filters from every local subscription.
 func (s *session) unsubscribe(r *request) {
-	s.subs = slices.DeleteFunc(s.subs, func(sub *subscription) bool {
-		if slices.Contains(r.filters, sub.filter) {
-			sub.queue.close()
-			return true
+	var kept []*subscription
+	for _, sub := range s.subs {
+		var filters []string
+		var qos []QoS
+		for i, f := range sub.filters {
+			if !slices.Contains(r.filters, f) {
+				filters, qos = append(filters, f), append(qos, sub.qos[i])
+			}
 		}
-		return false
-	})
+		switch {
+		case len(filters) == len(sub.filters):
+			kept = append(kept, sub)
+		case len(filters) > 0:
+			ns := newSubscriptionOn(sub.queue, filters, qos)
+			ns.feed = sub.feed
+			kept = append(kept, ns)
+		default:
+			sub.queue.close()
+		}
+	}
+	s.subs = kept
+	s.publishSubs()
 	s.request(r)
 }
 
@@ -238,14 +324,14 @@ func (s *session) request(r *request) {
 	}
 	s.requests[id] = r
 	if r.unsubscribe {
-		s.send(&packets.Unsubscribe{PacketID: id, TopicFilters: r.filters}, nil)
+		_ = s.conn.send(&packets.Unsubscribe{PacketID: id, TopicFilters: r.filters})
 		return
 	}
 	p := &packets.Subscribe{PacketID: id}
 	for i, f := range r.filters {
 		p.Subscriptions = append(p.Subscriptions, packets.Subscription{TopicFilter: f, QoS: r.qos[i]})
 	}
-	s.send(p, nil)
+	_ = s.conn.send(p)
 }
 
 func (s *session) flushWaiting() {
@@ -259,27 +345,28 @@ func (s *session) flushWaiting() {
 // resubscribe subscribes again to every registered filter not already part
 // of a waiting request, a few filters per SUBSCRIBE.
 func (s *session) resubscribe() {
-	pending := map[string]bool{}
+	seen := map[string]bool{}
 	for _, r := range s.waiting {
 		if !r.unsubscribe {
 			for _, f := range r.filters {
-				pending[f] = true
+				seen[f] = true
 			}
 		}
 	}
 	var r *request
-	seen := map[string]bool{}
 	for _, sub := range s.subs {
-		if pending[sub.filter] || seen[sub.filter] {
-			continue
+		for _, f := range sub.filters {
+			if seen[f] {
+				continue
+			}
+			seen[f] = true
+			if r == nil || len(r.filters) == 32 {
+				r = &request{}
+				s.waiting = append(s.waiting, r)
+			}
+			r.filters = append(r.filters, f)
+			r.qos = append(r.qos, s.filterQoS(f))
 		}
-		seen[sub.filter] = true
-		if r == nil || len(r.filters) == 32 {
-			r = &request{}
-			s.waiting = append(s.waiting, r)
-		}
-		r.filters = append(r.filters, sub.filter)
-		r.qos = append(r.qos, s.filterQoS(sub.filter))
 	}
 }
 
@@ -300,7 +387,6 @@ func (s *session) onSuback(cn *conn, id uint16, codes []packets.SubackCode) {
 		}
 	}
 	r.finish(codes, nil)
-	s.checkIdle()
 }
 
 func (s *session) onUnsuback(cn *conn, id uint16) {
@@ -311,216 +397,4 @@ func (s *session) onUnsuback(cn *conn, id uint16) {
 	}
 	delete(s.requests, id)
 	r.finish(nil, nil)
-}
-
-// onPublish routes an inbound message to the handlers whose filters match.
-// A QoS 2 message already received and not yet released is answered with
-// PUBREC again and not delivered again (MQTT-4.3.3-2).
-func (s *session) onPublish(m *Message) {
-	s.c.stats.messagesIn.Add(1)
-	s.c.stats.bytesIn.Add(int64(len(m.Payload)))
-	if m.QoS == ExactlyOnce {
-		if st := s.inbound[m.PacketID]; st != nil {
-			if st.recorded {
-				s.send(&packets.Pubrec{PacketID: m.PacketID}, nil)
-			}
-			return
-		}
-		s.inbound[m.PacketID] = &inbound2{}
-	}
-	if m.QoS > AtMostOnce {
-		m.ack = &inAck{id: m.PacketID, qos: m.QoS, epoch: m.epoch}
-	}
-	given, dropped := 0, 0
-	offer := func(sub *subscription) {
-		if sub.queue.push(m) {
-			given++
-			return
-		}
-		dropped++
-	}
-	for _, sub := range s.subs {
-		if packets.Match(sub.match, m.Topic) {
-			offer(sub)
-		}
-	}
-	if given == 0 && dropped == 0 && s.c.s.DefaultHandler != nil {
-		offer(s.defaultSub())
-	}
-	if dropped > 0 {
-		s.c.stats.dropped.Add(uint64(dropped))
-		s.c.reportError(fmt.Errorf("%w: topic %q, QoS %d", ErrSlowConsumer, m.Topic, m.QoS))
-	}
-	if m.ack == nil {
-		return
-	}
-	switch {
-	case given > 0:
-		m.ack.remaining = given
-		s.orderAck(m.ack)
-	case dropped > 0:
-		// Nobody has it: do not acknowledge, so that the broker delivers it
-		// again, and forget it so the redelivery is treated as new.
-		delete(s.inbound, m.PacketID)
-	default:
-		// No handler: acknowledge anyway (MQTT-4.5.0-2).
-		s.orderAck(m.ack)
-		s.ackReady(m.ack)
-	}
-}
-
-// defaultSub is the subscription of Config.DefaultHandler. It is kept out
-// of s.subs: it is never subscribed nor matched.
-func (s *session) defaultSub() *subscription {
-	if s.defaultSubscription == nil {
-		h := s.c.s.DefaultHandler
-		sub := &subscription{queue: s.c.newMsgQueue()}
-		sub.handler.Store(&h)
-		s.startDelivery(sub)
-		s.defaultSubscription = sub
-	}
-	return s.defaultSubscription
-}
-
-// handled is called when a handler returned; the last one sends the ack.
-func (s *session) handled(a *inAck) {
-	a.remaining--
-	if a.remaining == 0 {
-		s.ackReady(a)
-	}
-}
-
-// ackReady acknowledges an inbound message: PUBACK for QoS 1 (MQTT-4.3.2-2),
-// PUBREC for QoS 2 after storing that it was received (MQTT-4.3.3-2). Acks
-// of a message received in an earlier broker session are dropped: that
-// session is gone (MQTT-3.1.2-6), and its packet id may now name another
-// message.
-func (s *session) ackReady(a *inAck) {
-	a.ready = true
-	if !s.c.s.OrderedAcks {
-		s.sendAck(a)
-		return
-	}
-	// Release acks from the oldest message on, up to the first one whose
-	// handlers are still running.
-	for len(s.ackOrder) > 0 && s.ackOrder[0].ready {
-		s.sendAck(s.ackOrder[0])
-		s.ackOrder[0] = nil
-		s.ackOrder = s.ackOrder[1:]
-	}
-}
-
-// orderAck queues a in arrival order when acks are strictly ordered.
-func (s *session) orderAck(a *inAck) {
-	if s.c.s.OrderedAcks {
-		s.ackOrder = append(s.ackOrder, a)
-	}
-}
-
-func (s *session) sendAck(a *inAck) {
-	if a.epoch < s.sessionStart {
-		return
-	}
-	switch a.qos {
-	case AtLeastOnce:
-		s.send(&packets.Puback{PacketID: a.id}, nil)
-	case ExactlyOnce:
-		st := s.inbound[a.id]
-		if st == nil {
-			return // released already, or reset by a clean session
-		}
-		// Delivered: a redelivery is a duplicate, stored or not.
-		st.recorded = true
-		if err := s.c.store.Put(inKey(a.id), &packets.Pubrec{PacketID: a.id}); err != nil {
-			// A transient failure while processing an inbound packet
-			// closes the connection (MQTT-4.8.0-2) instead of
-			// acknowledging what could not be recorded; the broker
-			// resends on the next connection and gets its PUBREC then.
-			err = fmt.Errorf("client: recording QoS 2 message %d: %w", a.id, err)
-			s.c.reportError(err)
-			if s.conn != nil {
-				s.conn.fail(err)
-			}
-			return
-		}
-		s.send(&packets.Pubrec{PacketID: a.id}, nil)
-	}
-}
-
-// onPubrel releases an inbound QoS 2 message and answers PUBCOMP.
-func (s *session) onPubrel(id uint16) {
-	if _, ok := s.inbound[id]; ok {
-		delete(s.inbound, id)
-		s.del(inKey(id))
-	}
-	s.send(&packets.Pubcomp{PacketID: id}, nil)
-}
-
-// startDelivery starts the goroutine that runs a subscription's handler.
-func (s *session) startDelivery(sub *subscription) {
-	if sub.running || sub.handler.Load() == nil {
-		return
-	}
-	sub.running = true
-	c := s.c
-	c.userGoros.spawn(func() { c.deliver(sub) })
-}
-
-// deliver runs a subscription's handler for each queued message, in order,
-// and reports each QoS 1/2 message as handled when the handler returns.
-func (c *Client) deliver(sub *subscription) {
-	for {
-		m, err := sub.queue.next(c.ctx.Done())
-		if err != nil {
-			return
-		}
-		if h := sub.handler.Load(); h != nil {
-			(*h)(m)
-		}
-		c.handled(m)
-	}
-}
-
-// handled reports that the application has a message; the ack follows when
-// every handler has it.
-func (c *Client) handled(m *Message) {
-	if m.ack == nil {
-		return
-	}
-	a := m.ack
-	_ = c.post(context.Background(), func(s *session) { s.handled(a) })
-}
-
-// NextMessage returns the next message of any pull-mode subscription (one
-// subscribed with a nil handler), waiting until one arrives or ctx ends. It
-// is the poll-style read of the Adafruit MQTT library's readSubscription.
-func (c *Client) NextMessage(ctx context.Context) (*Message, error) {
-	if err := c.start(); err != nil {
-		return nil, err
-	}
-	for {
-		var subs []*subscription
-		if err := c.call(ctx, func(s *session) {
-			for _, sub := range s.subs {
-				if sub.handler.Load() == nil {
-					subs = append(subs, sub)
-				}
-			}
-		}); err != nil {
-			return nil, err
-		}
-		for _, sub := range subs {
-			if m, ok := sub.queue.pop(); ok {
-				c.handled(m)
-				return m, nil
-			}
-		}
-		select {
-		case <-c.pull:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-c.ctx.Done():
-			return nil, c.stoppedErr()
-		}
-	}
 }

@@ -1,0 +1,306 @@
+// connect.go holds connecting and reconnecting: the one loop that dials,
+// performs the CONNECT/CONNACK exchange, serves each connection and waits
+// with backoff in between, for the first Connect and for every reconnect.
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+
+	"github.com/feedmq/feedmq/packets"
+)
+
+// connectionLoop owns the client's connections. It reports the outcome of
+// the first connection on first (then no more), serves each connection on
+// this goroutine (the read loop runs here), and reconnects with backoff
+// until the client stops or gives up. ctx bounds the attempts until the
+// first connection is up: it is Connect's context.
+func (c *Client) connectionLoop(ctx context.Context, first chan<- error) {
+	defer c.wg.Done()
+	b := c.newBackoff()
+	attempt := 0
+	for {
+		cn, err := c.connectAny(ctx)
+		if err == nil {
+			if err := c.register(cn); err != nil {
+				if first != nil {
+					first <- err
+				}
+				return // the client is stopping
+			}
+			if first != nil {
+				first <- nil
+				first, ctx = nil, c.ctx
+			}
+			up := time.Now()
+			lost := c.serve(cn)
+			if c.stopping() {
+				return
+			}
+			c.connectionLost(cn, lost)
+			if c.s.Reconnect.Disabled {
+				c.giveUp(lost)
+				return
+			}
+			if time.Since(up) >= c.s.Reconnect.StableAfter {
+				b.Reset()
+				attempt = 0
+			}
+		} else {
+			var refused *ConnectError
+			permanent := errors.As(err, &refused) && refused.Permanent() && !c.s.RetryOnAuthFailure
+			if first != nil && (!c.s.ConnectRetry || permanent) {
+				first <- err
+				return
+			}
+			if first != nil && ctx.Err() != nil {
+				first <- fmt.Errorf("client: connect: %w (last attempt: %w)", ctx.Err(), err)
+				return
+			}
+			if permanent {
+				c.giveUp(err)
+				return
+			}
+		}
+		attempt++
+		delay := b.NextBackOff()
+		c.hookReconnecting(attempt, delay)
+		if werr := c.sleep(ctx, delay); werr != nil {
+			if first != nil {
+				first <- fmt.Errorf("client: connect: %w (last attempt: %w)", werr, err)
+			}
+			return
+		}
+	}
+}
+
+// connectionLost reports a connection that ended without Disconnect.
+func (c *Client) connectionLost(cn *conn, err error) {
+	c.s.log.Warn("connection lost", "broker", cn.broker, "err", err)
+	if fn := c.s.OnConnectionLost; fn != nil {
+		c.hooks.call(func() { fn(err) })
+	}
+}
+
+// register hands a new connection to the session and waits until the
+// session has taken it: resends, resubscriptions and the queue are on their
+// way. The reader starts only after this, so nothing arrives before.
+func (c *Client) register(cn *conn) error {
+	go cn.writeLoop()
+	if err := c.call(context.Background(), func(s *session) { s.onConnected(cn) }); err != nil {
+		cn.fail(err)
+		<-cn.writerDone
+		return err
+	}
+	c.current.Store(cn)
+	c.stats.connects.Add(1)
+	c.stats.connected.Store(true)
+	if fn := c.s.OnConnect; fn != nil {
+		ev := ConnectedEvent{Broker: cn.broker, SessionPresent: cn.sessionPresent}
+		c.hooks.call(func() { fn(ev) })
+	}
+	return nil
+}
+
+// serve runs a registered connection's read loop on this goroutine until
+// the connection ends, and returns why.
+func (c *Client) serve(cn *conn) error {
+	stop := context.AfterFunc(c.ctx, func() { cn.fail(ErrClosed) })
+	if cn.ka != nil {
+		cn.ka.start()
+	}
+	cn.readLoop()
+	stop()
+	if cn.ka != nil {
+		cn.ka.stop()
+	}
+	c.current.CompareAndSwap(cn, nil)
+	c.stats.connected.Store(false)
+	<-cn.writerDone
+	c.post(op{fn: func(s *session) { s.onConnectionLost(cn) }})
+	return cn.err
+}
+
+// connectAny tries each broker in turn and returns the first accepted
+// connection; otherwise the last error.
+func (c *Client) connectAny(ctx context.Context) (*conn, error) {
+	var last error
+	for _, u := range c.s.brokers {
+		cn, err := c.connectTo(ctx, u)
+		if err == nil {
+			return cn, nil
+		}
+		c.s.log.Info("connection attempt failed", "broker", u.Redacted(), "err", err)
+		last = err
+		var refused *ConnectError
+		if errors.As(err, &refused) && refused.Permanent() {
+			break
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, last
+}
+
+// epochs numbers connections distinctly within the process, so that an ack
+// can never be taken for one of another connection.
+var epochs atomic.Uint64
+
+// connectTo dials one broker and performs the CONNECT/CONNACK exchange. The
+// connection's goroutines start only once CONNACK accepted it, so CONNECT
+// is always the first packet (MQTT-3.1.0-1).
+func (c *Client) connectTo(ctx context.Context, u *url.URL) (*conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.s.ConnectTimeout)
+	defer cancel()
+	username, password, err := c.credentials(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	dial := c.s.Dial
+	if dial == nil {
+		dial = c.s.Transport.Dial
+	}
+	nc, err := dial(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	broker := u.Redacted()
+	// The handshake honours ctx through the connection's deadline.
+	deadline, _ := ctx.Deadline()
+	nc.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
+	connack, err := c.handshake(nc, username, password)
+	stop()
+	if err != nil {
+		nc.Close()
+		return nil, handshakeError(ctx, broker, err)
+	}
+	if connack.ReturnCode != packets.ConnackAccepted {
+		nc.Close()
+		return nil, &ConnectError{Code: connack.ReturnCode, Broker: broker}
+	}
+	if connack.SessionPresent && !c.s.PersistentSession {
+		// MQTT-3.2.2-1: a clean session never resumes one; a broker that
+		// says otherwise has state we must not use.
+		nc.Close()
+		return nil, fmt.Errorf("%w: session present on a clean session (MQTT-3.2.2-1)", ErrProtocolViolation)
+	}
+	nc.SetDeadline(time.Time{})
+	cn := &conn{
+		c:              c,
+		nc:             nc,
+		broker:         broker,
+		epoch:          epochs.Add(1),
+		sessionPresent: connack.SessionPresent,
+		debug:          debugEnabled(c.s.log),
+		wake:           make(chan struct{}, 1),
+		done:           make(chan struct{}),
+		writerDone:     make(chan struct{}),
+	}
+	if c.s.KeepAlive > 0 {
+		cn.ka = newKeepalive(c.s.KeepAlive, c.s.PingTimeout,
+			func() { _ = cn.send(&packets.Pingreq{}) },
+			func() { cn.fail(ErrPingTimeout) })
+	}
+	c.s.log.Info("connected", "broker", broker, "session_present", connack.SessionPresent)
+	return cn, nil
+}
+
+// credentials picks the user name and password for one attempt.
+func (c *Client) credentials(ctx context.Context, u *url.URL) (username, password string, err error) {
+	username, password = c.s.Username, c.s.Password
+	if username == "" && u.User != nil {
+		username = u.User.Username()
+		password, _ = u.User.Password()
+	}
+	if c.s.Credentials != nil {
+		if username, password, err = c.s.Credentials(ctx); err != nil {
+			return "", "", fmt.Errorf("client: credentials: %w", err)
+		}
+	}
+	return username, password, nil
+}
+
+// handshakeError says why the CONNECT/CONNACK exchange failed.
+func handshakeError(ctx context.Context, broker string, err error) error {
+	if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(ctxErr, context.DeadlineExceeded) {
+		return ctxErr // cancelled by the caller
+	}
+	// The connection's deadline may fire a moment before ctx's timer does;
+	// either way the broker did not answer in time.
+	if isTimeout(err) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("%w (%s): %w", ErrConnackTimeout, broker, context.DeadlineExceeded)
+	}
+	return fmt.Errorf("client: %s: %w", broker, err)
+}
+
+// handshake sends CONNECT and reads CONNACK, which must be the first packet
+// from the broker (MQTT-3.2.0-1).
+func (c *Client) handshake(nc net.Conn, username, password string) (*packets.Connack, error) {
+	connect := c.s.connectPacket(username, password)
+	c.s.log.Debug("sent", "packet", connect.String())
+	if _, err := connect.WriteTo(nc); err != nil {
+		return nil, err
+	}
+	c.stats.packetsOut.Add(1)
+	// ReadPacket reads no byte past CONNACK, so the connection's Reader
+	// starts exactly at the next packet.
+	p, err := packets.ReadPacket(nc)
+	if err != nil {
+		return nil, err
+	}
+	c.s.log.Debug("received", "packet", p.String())
+	connack, ok := p.(*packets.Connack)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s before CONNACK (MQTT-3.2.0-1)", ErrProtocolViolation, p.Type())
+	}
+	return connack, nil
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+func (c *Client) hookReconnecting(attempt int, delay time.Duration) {
+	c.stats.reconnects.Add(1)
+	if fn := c.s.OnReconnecting; fn != nil {
+		c.hooks.call(func() { fn(attempt, delay) })
+	}
+}
+
+// newBackoff builds the exponential backoff with jitter of Config.Reconnect.
+func (c *Client) newBackoff() backoff.BackOff {
+	r := c.s.Reconnect
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = r.InitialDelay
+	b.MaxInterval = r.MaxDelay
+	b.Multiplier = r.Multiplier
+	b.RandomizationFactor = r.Jitter
+	b.MaxElapsedTime = 0 // never stop on time; the context decides
+	b.Reset()
+	return b
+}
+
+// sleep waits for d or until ctx or the client ends.
+func (c *Client) sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.ctx.Done():
+		return c.stoppedErr()
+	}
+}

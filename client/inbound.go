@@ -1,0 +1,232 @@
+// inbound.go holds the inbound flow, run by the connection loop as packets
+// arrive: the QoS 2 receiver (MQTT-4.3.3-2), routing a PUBLISH to the
+// subscriptions it matches, and PUBREL.
+package client
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/feedmq/feedmq/packets"
+	"github.com/feedmq/feedmq/store"
+)
+
+// inbound is the receiving side of the session.
+type inbound struct {
+	c *Client
+
+	mu   sync.Mutex      // guards qos2; store writes for it happen under mu
+	qos2 map[uint16]bool // QoS 2 received and not released; true: PUBREC recorded
+
+	// Owned by the connection loop.
+	routes     map[string]route // topic -> matching subscriptions
+	routesFor  *subTable        // the table routes were computed from
+	defaultSub *subscription    // Config.DefaultHandler's, made on first use
+}
+
+// route is where messages on one topic go.
+type route struct {
+	topic string // interned: every message on the topic shares it
+	subs  []*subscription
+}
+
+// routeCacheSize bounds the routes kept; past it the cache starts over.
+const routeCacheSize = 4096
+
+func (in *inbound) init(c *Client) {
+	in.c = c
+	in.qos2 = map[uint16]bool{}
+	in.routes = map[string]route{}
+}
+
+// restore takes back a QoS 2 message recorded in the store.
+func (in *inbound) restore(id uint16) { in.qos2[id] = true }
+
+// reset forgets QoS 2 state when the broker has no session: a new message
+// reusing one of those packet ids must not be taken for a duplicate.
+func (in *inbound) reset() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for id := range in.qos2 {
+		in.c.storeDelete(inKey(id))
+	}
+	clear(in.qos2)
+}
+
+// receive takes one PUBLISH from the connection. The packet's memory is the
+// reader's: everything kept is copied, once, into the Message.
+func (in *inbound) receive(cn *conn, p *packets.Publish) error {
+	c := in.c
+	c.stats.messagesIn.Add(1)
+	c.stats.bytesIn.Add(int64(len(p.Payload)))
+	if p.QoS == ExactlyOnce {
+		in.mu.Lock()
+		recorded, seen := in.qos2[p.PacketID]
+		if !seen {
+			in.qos2[p.PacketID] = false
+		}
+		in.mu.Unlock()
+		if seen {
+			// Received before and not released: never delivered twice
+			// (MQTT-4.3.3-2); PUBREC again once it is recorded.
+			if recorded {
+				return cn.sendAck(packets.TypePubrec, p.PacketID)
+			}
+			return nil
+		}
+	}
+	rt := in.route(p.TopicName)
+	subs := rt.subs
+	if len(subs) == 0 && c.s.DefaultHandler != nil {
+		subs = in.defaultSubs()
+	}
+	m := newMessage(rt.topic, p.Payload)
+	m.QoS, m.Retained, m.Duplicate, m.PacketID, m.epoch = p.QoS, p.Retain, p.Dup, p.PacketID, cn.epoch
+	if len(subs) == 0 {
+		// No handler: acknowledged all the same (MQTT-4.5.0-2).
+		c.acks.arrived(m)
+		c.acks.handled(m)
+		return nil
+	}
+	return c.delivery.deliver(cn, m, subs)
+}
+
+// dropped forgets a QoS 2 message the client did not keep, so that the
+// broker's redelivery is taken as new.
+func (in *inbound) dropped(m *Message) {
+	if m.QoS == ExactlyOnce {
+		in.mu.Lock()
+		delete(in.qos2, m.PacketID)
+		in.mu.Unlock()
+	}
+}
+
+// record notes that a QoS 2 message reached the application, in the store
+// first, so that a redelivery is answered with PUBREC and never delivered
+// again. It reports false when the message's state is gone (released, or
+// reset by a new broker session) or could not be stored.
+func (in *inbound) record(id uint16) (bool, error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if _, ok := in.qos2[id]; !ok {
+		return false, nil
+	}
+	// Delivered: a redelivery is a duplicate, stored or not.
+	in.qos2[id] = true
+	if st := in.c.store; st != nil {
+		if err := st.Put(inKey(id), &packets.Pubrec{PacketID: id}); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// release ends an inbound QoS 2 flow on PUBREL and answers PUBCOMP.
+func (in *inbound) release(cn *conn, id uint16) {
+	in.mu.Lock()
+	_, ok := in.qos2[id]
+	delete(in.qos2, id)
+	if ok {
+		in.c.storeDelete(inKey(id))
+	}
+	in.mu.Unlock()
+	_ = cn.sendAck(packets.TypePubcomp, id)
+}
+
+// route returns the subscriptions matching topic, from the cache when the
+// subscriptions have not changed since, so a topic is matched once.
+func (in *inbound) route(topic string) route {
+	table := in.c.subs.Load()
+	if table != in.routesFor || len(in.routes) >= routeCacheSize {
+		clear(in.routes)
+		in.routesFor = table
+	}
+	if rt, ok := in.routes[topic]; ok {
+		return rt
+	}
+	rt := route{topic: topic}
+	for _, sub := range table.subs {
+		if sub.matches(topic) {
+			rt.subs = append(rt.subs, sub)
+		}
+	}
+	in.routes[topic] = rt
+	return rt
+}
+
+// defaultSubs is the subscription of Config.DefaultHandler. It is kept out
+// of the table: it is never subscribed nor matched.
+func (in *inbound) defaultSubs() []*subscription {
+	if in.defaultSub == nil {
+		h := in.c.s.DefaultHandler
+		in.defaultSub = in.c.newSubscription(nil, nil, &h)
+	}
+	return []*subscription{in.defaultSub}
+}
+
+// storeDelete removes a stored packet, reporting a failure.
+func (c *Client) storeDelete(k store.Key) {
+	if c.store == nil {
+		return
+	}
+	if err := c.store.Delete(k); err != nil {
+		c.reportError(fmt.Errorf("client: store: %w", err))
+	}
+}
+
+// Message is a message received from the broker. Handlers share one Message
+// when several subscriptions match; treat it as read-only. It owns its
+// Topic and Payload.
+type Message struct {
+	Topic     string
+	Payload   []byte
+	QoS       QoS
+	Retained  bool
+	Duplicate bool   // the broker may have delivered it before
+	PacketID  uint16 // the broker's packet identifier; 0 at QoS 0
+
+	epoch     uint64 // the connection it arrived on
+	remaining int32  // handlers still to return; atomic
+	ackReady  bool   // handled, waiting for earlier acks (OrderedAcks); guarded by ackTracker.mu
+}
+
+// msgBox puts a Message and its payload in one allocation.
+type msgBox[B any] struct {
+	m   Message
+	buf B
+}
+
+// newMessage copies payload into a new Message. Payloads up to 16 KiB share
+// the Message's allocation.
+func newMessage(topic string, payload []byte) *Message {
+	var m *Message
+	var buf []byte
+	switch n := len(payload); {
+	case n == 0:
+		m = new(Message)
+	case n <= 64:
+		b := new(msgBox[[64]byte])
+		m, buf = &b.m, b.buf[:n:n]
+	case n <= 512:
+		b := new(msgBox[[512]byte])
+		m, buf = &b.m, b.buf[:n:n]
+	case n <= 4096:
+		b := new(msgBox[[4096]byte])
+		m, buf = &b.m, b.buf[:n:n]
+	case n <= 16384:
+		b := new(msgBox[[16384]byte])
+		m, buf = &b.m, b.buf[:n:n]
+	default:
+		m, buf = new(Message), make([]byte, n)
+	}
+	copy(buf, payload)
+	m.Topic, m.Payload = topic, buf
+	return m
+}
+
+// setHandlers records how many handlers the message goes to.
+func (m *Message) setHandlers(n int) { atomic.StoreInt32(&m.remaining, int32(n)) }
+
+// handlerDone reports whether the last handler returned.
+func (m *Message) handlerDone() bool { return atomic.AddInt32(&m.remaining, -1) == 0 }

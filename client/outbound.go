@@ -1,0 +1,161 @@
+// outbound.go holds the session's outbound flow: accepting QoS 1 and 2
+// messages, the send window, packet identifiers, and the acknowledgments
+// that complete each flow.
+package client
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/feedmq/feedmq/packets"
+)
+
+func (s *session) windowOpen() bool { return len(s.inflight) < s.c.s.MaxInflight }
+
+// allocID returns a packet identifier not used by any flow in progress
+// (MQTT-2.3.1-1, MQTT-2.3.1-2).
+func (s *session) allocID() (uint16, bool) {
+	for range 65535 {
+		id := s.nextID
+		s.nextID++
+		if s.nextID == 0 {
+			s.nextID = 1
+		}
+		if _, busy := s.inflight[id]; busy {
+			continue
+		}
+		if _, busy := s.requests[id]; busy {
+			continue
+		}
+		return id, true
+	}
+	return 0, false
+}
+
+// accept takes a new QoS 1 or 2 message, or a QoS 0 message for the offline
+// queue (Config.QueueQoS0). QoS 1/2 messages are stored before they are
+// sent.
+func (s *session) accept(m *outMsg) {
+	if m.pub.QoS == AtMostOnce {
+		s.queue = append(s.queue, m)
+		return
+	}
+	m.seq = s.nextSeq
+	s.nextSeq++
+	if s.connected() && len(s.queue) == 0 && s.windowOpen() {
+		// Going out now: give it its id first, so it is stored once.
+		if id, ok := s.allocID(); ok {
+			m.pub.PacketID = id
+		}
+	}
+	if !s.put(outKey(m.seq), &m.pub) {
+		s.c.finishMsg(m, fmt.Errorf("client: message not stored, not sent: %w", errStoreFailed))
+		return
+	}
+	m.d.setStored()
+	if m.pub.PacketID != 0 {
+		s.inflight[m.pub.PacketID] = m
+		_ = s.conn.sendPublish(m)
+		return
+	}
+	s.queue = append(s.queue, m)
+}
+
+var errStoreFailed = errors.New("store failed")
+
+// pump moves queued messages onto the wire while connected and the send
+// window has room, in publish order.
+func (s *session) pump() {
+	n := 0
+	for s.connected() && n < len(s.queue) {
+		m := s.queue[n]
+		if m.pub.QoS == AtMostOnce {
+			n++
+			if err := s.conn.sendPublish(m); err != nil {
+				s.c.completeSent(m, err)
+			}
+			continue
+		}
+		if !s.windowOpen() {
+			break
+		}
+		id, ok := s.allocID()
+		if !ok {
+			break
+		}
+		m.pub.PacketID = id
+		m.pub.Dup = false
+		// The id must be stored before the PUBLISH leaves, so that a
+		// restarted client resends with the same id (MQTT-4.4.0-1).
+		if !s.put(outKey(m.seq), &m.pub) {
+			m.pub.PacketID = 0
+			break
+		}
+		n++
+		s.inflight[id] = m
+		_ = s.conn.sendPublish(m)
+	}
+	if n > 0 {
+		clear(s.queue[:n])
+		s.queue = s.queue[n:]
+	}
+	s.checkIdle()
+}
+
+// complete ends a QoS 1 or 2 message's flow.
+func (s *session) complete(m *outMsg, err error) {
+	if err == nil {
+		s.c.stats.messagesOut.Add(1)
+	}
+	s.c.finishMsg(m, err)
+}
+
+// onPuback ends a QoS 1 flow (MQTT-4.3.2-1).
+func (s *session) onPuback(epoch uint64, id uint16) {
+	m := s.inflight[id]
+	if m == nil || m.pub.QoS != AtLeastOnce || epoch != s.epoch {
+		s.c.s.log.Debug("PUBACK for no QoS 1 message in flight", "id", id)
+		return
+	}
+	delete(s.inflight, id)
+	s.del(outKey(m.seq))
+	s.complete(m, nil)
+}
+
+// onPubrec answers PUBREC with PUBREL and stores the PUBREL in place of the
+// PUBLISH, which is never sent again (MQTT-4.3.3-1). PUBRELs go out in
+// PUBREC order (MQTT-4.6.0-4) because the session handles acks in order.
+func (s *session) onPubrec(epoch uint64, id uint16) {
+	m := s.inflight[id]
+	if m == nil || m.pub.QoS != ExactlyOnce || epoch != s.epoch {
+		// Release the id anyway so the broker can finish its flow.
+		if s.conn != nil {
+			_ = s.conn.sendAck(packets.TypePubrel, id)
+		}
+		return
+	}
+	if !m.released {
+		m.released = true
+		m.pub.Payload = nil // never sent again
+		s.nextRec++
+		m.recSeq = s.nextRec
+		if s.c.store != nil {
+			s.put(outKey(m.seq), &packets.Pubrel{PacketID: id})
+		}
+	}
+	if s.conn != nil {
+		_ = s.conn.sendAck(packets.TypePubrel, id)
+	}
+}
+
+// onPubcomp ends a QoS 2 flow.
+func (s *session) onPubcomp(epoch uint64, id uint16) {
+	m := s.inflight[id]
+	if m == nil || !m.released || epoch != s.epoch {
+		s.c.s.log.Debug("PUBCOMP for no released QoS 2 message", "id", id)
+		return
+	}
+	delete(s.inflight, id)
+	s.del(outKey(m.seq))
+	s.complete(m, nil)
+}
