@@ -78,6 +78,13 @@ func (d *delivery) reserve(size int) {
 	d.mu.Unlock()
 }
 
+// inUse reports the budget in use.
+func (d *delivery) inUse() (msgs, bytes int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return int(d.msgs), int(d.bytes)
+}
+
 // over reports whether the budget is spent. One message always fits, so a
 // message larger than the byte budget still gets through.
 func (d *delivery) over() bool {

@@ -49,13 +49,12 @@ func (h *hookRunner) call(fn func()) {
 	}
 }
 
-// run calls the queued hooks in order until none is left or the client
-// stopped.
+// run calls the queued hooks in order until none is left.
 func (h *hookRunner) run() {
 	defer h.wg.Done()
 	for {
 		h.mu.Lock()
-		if len(h.queue) == 0 || h.stopped {
+		if len(h.queue) == 0 {
 			h.running = false
 			h.mu.Unlock()
 			return
@@ -68,12 +67,11 @@ func (h *hookRunner) run() {
 	}
 }
 
-// stopAndWait drops the calls not yet run and waits for a running hook at
-// most grace.
+// stopAndWait takes no more calls and waits at most grace for those queued
+// (a give-up's OnConnectionLost among them) to run.
 func (h *hookRunner) stopAndWait(grace time.Duration) {
 	h.mu.Lock()
 	h.stopped = true
-	h.queue = nil
 	h.mu.Unlock()
 	waitGroupWithin(&h.wg, grace)
 }

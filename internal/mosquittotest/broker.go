@@ -74,6 +74,16 @@ type Options struct {
 	// it starts its own. mosquitto rejects a second value for some options
 	// that Start already sets, such as user.
 	Extra string
+
+	// Unbounded removes mosquitto's own limits on what it holds for a
+	// client (max_inflight_messages, max_queued_messages and
+	// max_queued_bytes), so a test that floods a subscriber measures the
+	// client, not the broker's drops.
+	Unbounded bool
+
+	// QuietLog logs errors, warnings and notices only instead of every
+	// packet, for tests that send millions.
+	QuietLog bool
 }
 
 // Broker is a running (or stopped) mosquitto process. Its ports and files

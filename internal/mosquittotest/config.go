@@ -107,7 +107,13 @@ func config(opts Options, ps ports, root bool) string {
 	}
 	// The default of 1000 drops messages in tests that queue many for an
 	// offline persistent session.
-	line("max_queued_messages 10000")
+	if opts.Unbounded {
+		line("max_inflight_messages 0")
+		line("max_queued_messages 0")
+		line("max_queued_bytes 0")
+	} else {
+		line("max_queued_messages 10000")
+	}
 	if opts.Persistence {
 		line("persistence true")
 		line("persistence_location %s/", dataDir)
@@ -115,7 +121,13 @@ func config(opts Options, ps ports, root bool) string {
 		line("persistence false")
 	}
 	line("log_dest stderr")
-	line("log_type all")
+	if opts.QuietLog {
+		line("log_type error")
+		line("log_type warning")
+		line("log_type notice")
+	} else {
+		line("log_type all")
+	}
 	line("log_timestamp_format %%Y-%%m-%%dT%%H:%%M:%%S")
 	line("connection_messages true")
 
