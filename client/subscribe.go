@@ -130,11 +130,26 @@ func (c *Client) SubscribeMany(ctx context.Context, filters []TopicFilter, handl
 		granted[i] = QoS(code)
 	}
 	if len(refused) > 0 {
-		c.post(op{fn: func(s *session) { s.dropSubscription(sub) }})
-		return granted, fmt.Errorf("%w: %q", ErrSubscriptionRefused, strings.Join(refused, `", "`))
+		c.post(op{fn: func(s *session) { s.dropFilters(sub, refused) }})
+		return granted, &SubscribeError{Refused: refused}
 	}
 	return granted, nil
 }
+
+// SubscribeError reports the filters of a SUBSCRIBE that the broker refused
+// (SUBACK return code 0x80). The others stay subscribed. It wraps
+// ErrSubscriptionRefused.
+type SubscribeError struct {
+	Refused []string
+}
+
+// Error names the refused filters.
+func (e *SubscribeError) Error() string {
+	return fmt.Sprintf("%v: %q", ErrSubscriptionRefused, strings.Join(e.Refused, `", "`))
+}
+
+// Unwrap returns ErrSubscriptionRefused.
+func (e *SubscribeError) Unwrap() error { return ErrSubscriptionRefused }
 
 // subscription validates filters and builds their subscription.
 func (c *Client) subscription(filters []TopicFilter, handler func(*Message)) (*subscription, error) {
@@ -275,38 +290,46 @@ func (s *session) filterQoS(filter string) QoS {
 	return q
 }
 
-// dropSubscription removes a subscription the broker refused.
-func (s *session) dropSubscription(sub *subscription) {
-	if i := slices.Index(s.subs, sub); i >= 0 {
-		s.subs = slices.Delete(s.subs, i, i+1)
-		sub.queue.close()
-		s.publishSubs()
+// dropFilters removes the filters the broker refused from sub, and sub
+// when none is left.
+func (s *session) dropFilters(sub *subscription, refused []string) {
+	i := slices.Index(s.subs, sub)
+	if i < 0 {
+		return
 	}
+	s.subs[i] = s.without(sub, refused)
+	s.subs = slices.DeleteFunc(s.subs, func(sub *subscription) bool { return sub == nil })
+	s.publishSubs()
+}
+
+// without returns sub less the filters named, nil (its queue closed) when
+// none is left. sub itself never changes: the reader may be using it.
+func (s *session) without(sub *subscription, filters []string) *subscription {
+	var kept []string
+	var qos []QoS
+	for i, f := range sub.filters {
+		if !slices.Contains(filters, f) {
+			kept, qos = append(kept, f), append(qos, sub.qos[i])
+		}
+	}
+	switch {
+	case len(kept) == len(sub.filters):
+		return sub
+	case len(kept) == 0:
+		sub.queue.close()
+		return nil
+	}
+	ns := newSubscriptionOn(sub.queue, kept, qos)
+	ns.feed = sub.feed
+	return ns
 }
 
 // unsubscribe removes the filters from every local subscription.
 func (s *session) unsubscribe(r *request) {
-	var kept []*subscription
-	for _, sub := range s.subs {
-		var filters []string
-		var qos []QoS
-		for i, f := range sub.filters {
-			if !slices.Contains(r.filters, f) {
-				filters, qos = append(filters, f), append(qos, sub.qos[i])
-			}
-		}
-		switch {
-		case len(filters) == len(sub.filters):
-			kept = append(kept, sub)
-		case len(filters) > 0:
-			ns := newSubscriptionOn(sub.queue, filters, qos)
-			ns.feed = sub.feed
-			kept = append(kept, ns)
-		default:
-			sub.queue.close()
-		}
+	for i, sub := range s.subs {
+		s.subs[i] = s.without(sub, r.filters)
 	}
-	s.subs = kept
+	s.subs = slices.DeleteFunc(s.subs, func(sub *subscription) bool { return sub == nil })
 	s.publishSubs()
 	s.request(r)
 }

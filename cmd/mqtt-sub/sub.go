@@ -6,19 +6,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/feedmq/feedmq/client"
 	"github.com/feedmq/feedmq/internal/cli"
 	"github.com/feedmq/feedmq/packets"
 )
-
-// handlerQueue is how many messages may wait for stdout before the client
-// drops them (see client.ErrSlowConsumer): more than the client's default,
-// since a terminal or a pipe can stall for a while.
-const handlerQueue = 1 << 16
 
 // disconnectTimeout bounds the wait, on the way out, for the messages of
 // --remove-retained to be acknowledged.
@@ -47,7 +42,6 @@ func run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 	if err != nil {
 		return cli.ReportParseError(cli.Sub, err, stdout, out.Errors)
 	}
-	cfg.HandlerQueue = handlerQueue
 	c, err := client.New(cfg)
 	if err != nil {
 		fmt.Fprintf(out.Errors, "Error: %s\n", strings.TrimPrefix(err.Error(), "client: "))
@@ -69,13 +63,11 @@ func run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 		defer t.Stop()
 	}
 	s := &subscriber{
-		o:       o,
-		c:       c,
-		out:     out,
-		stdout:  stdout,
-		stop:    stop,
-		filters: map[string]bool{},
-		seen:    map[*client.Message]int{},
+		o:      o,
+		c:      c,
+		out:    out,
+		stdout: stdout,
+		stop:   stop,
 		printer: cli.Printer{
 			Format:       o.Format,
 			Verbose:      o.Verbose,
@@ -121,47 +113,43 @@ type subscriber struct {
 	printer cli.Printer
 	stop    context.CancelCauseFunc
 
-	// mu guards what follows, and orders the output.
-	mu      sync.Mutex
-	filters map[string]bool         // the filters subscribed to, one subscription each
-	seen    map[*client.Message]int // copies of a message still to come from other subscriptions
-	count   int                     // messages counted towards -C
-	done    bool                    // stopped taking messages
+	// Owned by the one handler goroutine of the subscription.
+	count int  // messages counted towards -C
+	done  bool // stopped taking messages
 }
 
-// subscribe makes every subscription, then the unsubscriptions, in the order
-// mosquitto_sub sends them. A refused subscription is reported and skipped,
-// as mosquitto_sub goes on without it; any other error ends the run, which
-// it also does when runCtx ends meanwhile.
+// subscribe makes the subscriptions in one SUBSCRIBE, as mosquitto_sub
+// does, then the unsubscriptions. All filters share one handler goroutine,
+// so messages print in the order they arrived, whichever filter they
+// matched, and a message matching several filters prints once. A refused
+// filter is reported and skipped, as mosquitto_sub goes on without it; any
+// other error ends the run, which it also does when runCtx ends meanwhile.
 func (s *subscriber) subscribe(ctx context.Context) error {
-	for _, filter := range s.o.Topics {
-		s.mu.Lock()
-		s.filters[filter] = true
-		s.mu.Unlock()
-		granted, err := s.c.Subscribe(ctx, filter, client.QoS(s.o.QoS), s.handle)
-		switch {
-		case errors.Is(err, client.ErrSubscriptionRefused):
-			s.mu.Lock()
-			delete(s.filters, filter)
-			s.mu.Unlock()
-			fmt.Fprintf(s.out.Errors, "Warning: Subscription to %s refused by the broker.\n", filter)
-			continue
-		case err != nil:
-			return err
+	filters := make([]client.TopicFilter, len(s.o.Topics))
+	for i, f := range s.o.Topics {
+		filters[i] = client.TopicFilter{Filter: f, QoS: client.QoS(s.o.QoS)}
+	}
+	granted, err := s.c.SubscribeMany(ctx, filters, s.handle)
+	var refused *client.SubscribeError
+	switch {
+	case errors.As(err, &refused):
+		for _, f := range refused.Refused {
+			fmt.Fprintf(s.out.Errors, "Warning: Subscription to %s refused by the broker.\n", f)
 		}
-		if log := s.out.Log; log != nil {
-			log.Debug("subscribed", "filter", filter, "granted_qos", int(granted))
+	case err != nil:
+		return err
+	}
+	if log := s.out.Log; log != nil {
+		for i, f := range filters {
+			if !slices.Contains(refusedFilters(refused), f.Filter) {
+				log.Debug("subscribed", "filter", f.Filter, "granted_qos", int(granted[i]))
+			}
 		}
 	}
 	if len(s.o.Unsubscribe) > 0 {
 		if err := s.c.Unsubscribe(ctx, s.o.Unsubscribe...); err != nil {
 			return err
 		}
-		s.mu.Lock()
-		for _, f := range s.o.Unsubscribe {
-			delete(s.filters, f)
-		}
-		s.mu.Unlock()
 		if log := s.out.Log; log != nil {
 			log.Debug("unsubscribed", "filters", s.o.Unsubscribe)
 		}
@@ -173,24 +161,9 @@ func (s *subscriber) subscribe(ctx context.Context) error {
 	return nil
 }
 
-// handle is the handler of every subscription. The client gives a message
-// to each subscription it matches, so with overlapping filters the same
-// *Message arrives more than once; it is handled the first time, as
-// mosquitto_sub handles each PUBLISH once.
+// handle is the handler of the subscription, called on its one goroutine
+// for each PUBLISH received, in order.
 func (s *subscriber) handle(m *client.Message) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if n, ok := s.seen[m]; ok {
-		if n <= 1 {
-			delete(s.seen, m)
-		} else {
-			s.seen[m] = n - 1
-		}
-		return
-	}
-	if n := s.matches(m.Topic); n > 1 {
-		s.seen[m] = n - 1
-	}
 	if s.done {
 		return
 	}
@@ -222,33 +195,15 @@ func (s *subscriber) handle(m *client.Message) {
 	}
 }
 
+// refusedFilters lists the filters of a SubscribeError, if any.
+func refusedFilters(e *client.SubscribeError) []string {
+	if e == nil {
+		return nil
+	}
+	return e.Refused
+}
+
 func (s *subscriber) finish() {
 	s.done = true
 	s.stop(errFinished)
-}
-
-// matches counts the subscribed filters topic matches: the subscriptions
-// the client hands a message on it to.
-func (s *subscriber) matches(topic string) int {
-	n := 0
-	for f := range s.filters {
-		if packets.Match(matchFilter(f), topic) {
-			n++
-		}
-	}
-	return n
-}
-
-// matchFilter is the filter topics are matched against: without the prefix
-// of a shared subscription, as the client routes them.
-func matchFilter(filter string) string {
-	if rest, ok := strings.CutPrefix(filter, "$share/"); ok {
-		if _, f, ok := strings.Cut(rest, "/"); ok {
-			return f
-		}
-	}
-	if f, ok := strings.CutPrefix(filter, "$queue/"); ok {
-		return f
-	}
-	return filter
 }
