@@ -10,42 +10,77 @@
 //
 // Publish blocks until the message's QoS flow is complete (QoS 0: written to
 // the connection; QoS 1: PUBACK; QoS 2: PUBCOMP) or its context ends;
-// PublishAsync returns at once with a Delivery to wait on. QoS 1 and 2
-// messages are put in the Store before they are sent, and are resent after a
-// reconnect with DUP set and their original packet identifier when the
+// PublishAsync never blocks: it returns a Delivery to wait on, or
+// ErrQueueFull when Config.MaxPending messages are pending. QoS 1 and 2
+// messages are put in the Store before they are sent, and are resent after
+// a reconnect with DUP set and their original packet identifier when the
 // session persists (MQTT-4.4.0-1); a QoS 2 message is never published again
-// once its PUBREL went out (MQTT-4.3.3-1). While disconnected, messages
-// queue, up to Config.MaxPending. The errors say what happened to the
-// message: see ErrDeliveryPending, ErrAbandoned and the others.
+// once its PUBREL went out (MQTT-4.3.3-1). While disconnected, QoS 1 and 2
+// messages queue, up to Config.MaxPending. The errors say what happened to
+// the message: see ErrDeliveryPending, ErrAbandoned and the others.
 //
 // # Receiving
 //
-// Subscribe registers a handler for a topic filter. Each subscription has its
-// own goroutine and a bounded queue (Config.HandlerQueue), so a slow handler
-// delays neither pings nor other subscriptions: the network reader never
-// runs user code. Within one subscription messages arrive in order. A QoS 1
-// or 2 message is acknowledged after every handler it was given to has
-// returned (at-least-once to the application); acknowledgments of one
-// subscription keep the order of receipt (MQTT-4.6.0-2, MQTT-4.6.0-3), and
-// those of different subscriptions do not wait for each other. A QoS 2
-// message is delivered once, even when the broker sends it again before
-// PUBREL (MQTT-4.3.3-2), and this state survives reconnects and, with a file
-// store, restarts. Messages no subscription matches go to
-// Config.DefaultHandler and are acknowledged all the same (MQTT-4.5.0-2).
-// A subscription with a nil handler is read with NextMessage instead; Feed
-// adds typed values on top (NewFeed).
+// Subscribe registers a handler for a topic filter; SubscribeMany one
+// handler for several. Each subscription has its own handler goroutine, so
+// within it messages arrive in order, and the network reader never runs
+// user code. Messages received and not yet handled count against one budget
+// shared by all subscriptions (Config.HandlerQueue, HandlerQueueBytes); when
+// it is spent the client stops reading from the connection until handlers
+// catch up, so nothing the broker delivered is dropped (Config.SlowConsumer
+// can choose dropping instead). A QoS 1 or 2 message is acknowledged after
+// every handler it was given to has returned (at-least-once to the
+// application); acknowledgments of one subscription keep the order of
+// receipt (MQTT-4.6.0-2, MQTT-4.6.0-3; Config.OrderedAcks keeps it across
+// subscriptions). A QoS 2 message is delivered once, even when the broker
+// sends it again before PUBREL (MQTT-4.3.3-2), and this state survives
+// reconnects and, with a file store, restarts. Messages no subscription
+// matches go to Config.DefaultHandler and are acknowledged all the same
+// (MQTT-4.5.0-2). A subscription with a nil handler is read with
+// NextMessage instead; Feed adds typed values on top (NewFeed).
 //
 // # Goroutines
 //
-// The session goroutine owns all session state; the supervisor owns the
-// connection and its reader and writer goroutines; delivery goroutines run
-// handlers; the hooks goroutine runs OnConnect, OnConnectionLost,
-// OnReconnecting and OnError. Every method may be called from a handler or a
-// hook, Disconnect and Close included. Close and Disconnect return after
-// every goroutine the client started has exited.
+// Each goroutine has one owner that starts and joins it:
+//
+//   - The session goroutine (inbox.go, session.go, outbound.go,
+//     subscribe.go) owns the session: queued and in-flight outbound
+//     messages, packet identifiers, subscriptions and SUBSCRIBE requests.
+//     Callers and the reader hand it work through its inbox, a batch it
+//     drains whole each time it wakes; nothing else touches that state.
+//     Started by the first call that needs it, joined by Disconnect.
+//   - The connection loop (connect.go) dials, performs CONNECT/CONNACK,
+//     and, while a connection is up, runs its read loop (conn.go) on the
+//     same goroutine: PUBLISH routing, the QoS 2 receiver and PUBREL are
+//     handled there (inbound.go); acks of outbound messages go to the
+//     session. It waits with backoff between attempts. Started by Connect,
+//     joined by Disconnect.
+//   - One writer per connection (conn.go) writes what producers encoded
+//     into the connection's pending batch. It is the only goroutine that
+//     writes to the socket, and nobody waits for it except a caller who
+//     asked to. Joined by the connection loop.
+//   - Keepalive (keepalive.go) runs on a timer, not a goroutine of its own;
+//     a missing PINGRESP closes the socket from outside the writer.
+//   - A handler goroutine per subscription (delivery.go) runs while its
+//     queue has messages and exits when it is empty. Handlers send their
+//     acknowledgments themselves (acks.go).
+//   - The hooks goroutine (hooks.go) runs OnConnect, OnConnectionLost,
+//     OnReconnecting and OnError in order while calls are queued.
+//
+// Locks are never held across I/O, a blocking send or user code; no lock
+// is taken while another is held, except conn.mu and the store's inside
+// ackTracker.mu and inbound.mu.
+//
+// Every method may be called from a handler or a hook, Disconnect and
+// Close included. Close and Disconnect stop handlers from starting and join
+// every goroutine but a handler or hook still running, which they wait for
+// at most Config.CloseGrace (the one they are called from cannot return
+// before them).
 //
 // # Memory
 //
-// Publish copies the payload before it returns. A Message passed to a
-// handler owns its payload; handlers that share a Message must not modify it.
+// Publish copies the payload of a QoS 1 or 2 message before it returns; a
+// QoS 0 payload is encoded into the connection's buffer before it returns.
+// A Message passed to a handler owns its topic and payload; handlers that
+// share a Message must not modify it.
 package client

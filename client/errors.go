@@ -53,13 +53,16 @@ var (
 	// a second CONNACK or a SUBACK for an unknown request (MQTT-4.8.0-1).
 	ErrProtocolViolation = errors.New("client: protocol violation by the broker")
 
-	// ErrSlowConsumer reports a message dropped because a handler's queue was
-	// full. QoS 0 messages are gone; QoS 1 and 2 messages were not
-	// acknowledged, so the broker delivers them again on a later connection of
-	// a persistent session.
-	ErrSlowConsumer = errors.New("client: handler queue full, message dropped")
+	// ErrSlowConsumer reports a message dropped because handlers had spent
+	// the delivery budget and Config.SlowConsumer is DropNew (by default the
+	// client stops reading instead, and drops nothing). A dropped QoS 0
+	// message is gone; a QoS 1 or 2 message was not acknowledged, so the
+	// broker delivers it again on a later connection of a persistent
+	// session.
+	ErrSlowConsumer = errors.New("client: handlers behind, message dropped")
 
-	// ErrSubscriptionRefused reports a SUBACK failure code (0x80).
+	// ErrSubscriptionRefused reports a SUBACK failure code (0x80); see
+	// SubscribeError.
 	ErrSubscriptionRefused = errors.New("client: subscription refused by the broker")
 )
 
