@@ -64,7 +64,7 @@ func (d *delivery) deliver(cn *conn, m *Message, subs []*subscription) error {
 			d.handled(m) // unsubscribed meanwhile
 		}
 	}
-	if d.over() {
+	if c.s.SlowConsumer == Backpressure && d.over() {
 		d.waitBelow(cn)
 	}
 	return nil

@@ -214,3 +214,42 @@ func TestIntegrationCloseSkipsQueued(t *testing.T) {
 	// Only the handled message was acknowledged (MQTT-4.3.2-2).
 	assert.Equal(t, 0, strings.Count(b.Log(), "Received PUBACK from close-sub"))
 }
+
+// TestIntegrationDropNewPolicy opts into dropping: with handlers stuck and
+// the budget spent, new messages are dropped, each counted in Stats and
+// reported to OnError with ErrSlowConsumer; none is lost unreported.
+func TestIntegrationDropNewPolicy(t *testing.T) {
+	t.Parallel()
+	const n, budget = 50, 10
+	b := mosquittotest.Start(t, mosquittotest.Options{})
+	ctx := testCtx(t)
+	release := make(chan struct{})
+	var handled, reported atomic.Int32
+	sub := newClient(t, client.Config{
+		Brokers: []string{b.URL()}, ClientID: "drop-sub", HandlerQueue: budget, SlowConsumer: client.DropNew,
+		OnError: func(err error) {
+			if errors.Is(err, client.ErrSlowConsumer) {
+				reported.Add(1)
+			}
+		},
+	})
+	t.Cleanup(func() { close(release) })
+	_, err := sub.Subscribe(ctx, "drop/q0", client.AtMostOnce, func(*client.Message) {
+		<-release
+		handled.Add(1)
+	})
+	require.NoError(t, err)
+	pub := newClient(t, client.Config{Brokers: []string{b.URL()}})
+	for i := range n {
+		require.NoError(t, pub.Publish(ctx, "drop/q0", []byte(strconv.Itoa(i))))
+	}
+	assert.Eventually(t, func() bool {
+		st := sub.Stats()
+		return int(st.Dropped)+st.Buffered == n && reported.Load() == int32(st.Dropped)
+	}, 5*time.Second, itTick, "every message is buffered or dropped and reported")
+	t.Logf("%+v, %d reported", sub.Stats(), reported.Load())
+	st := sub.Stats()
+	assert.Equal(t, budget, st.Buffered)
+	assert.EqualValues(t, n-budget, st.Dropped)
+	assert.Zero(t, st.ReadPauses)
+}
