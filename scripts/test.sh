@@ -29,6 +29,17 @@ step "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then echo "gofmt needed: $unformatted"; exit 1; fi
 
+step "go.mod and go.sum are tidy"
+# Both modules: the root one and bench/, which is a module of its own. A
+# requirement marked // indirect that is imported directly, or a missing sum,
+# would otherwise be rewritten by the first go mod tidy a user runs.
+for mod in . bench; do
+  [ -f "$mod/go.mod" ] || continue
+  if ! (cd "$mod" && go mod tidy -diff); then
+    echo "go mod tidy would change $mod/go.mod or $mod/go.sum: run it there and commit"; exit 1
+  fi
+done
+
 step "go vet"
 go vet ./...
 
