@@ -40,6 +40,14 @@ for mod in . bench; do
   fi
 done
 
+step "the library packages compile none of the examples', tests' or generator's dependencies"
+# go.mod lists mochi-mqtt (internal/embedbroker, for the quick start),
+# testify and goleak (tests) and jennifer (gen). A user's program compiles
+# only what client, store and packets import, so none of them may appear
+# there; README.md says so and shows this command.
+leaked=$(go list -deps ./client/... ./store/... ./packets/... | grep -E 'mochi-mqtt|testify|goleak|jennifer' || true)
+if [ -n "$leaked" ]; then echo "a library package depends on: $leaked"; exit 1; fi
+
 step "go vet"
 go vet ./...
 
