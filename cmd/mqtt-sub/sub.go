@@ -228,7 +228,9 @@ func (s *subscriber) finish() {
 }
 
 // matches counts the subscribed filters topic matches: the subscriptions
-// the client hands a message on it to.
+// the client hands a message on it to. The matching is packets.Match, the
+// client's own; only the shared-subscription prefix is stripped here, as
+// the client strips it without exporting how.
 func (s *subscriber) matches(topic string) int {
 	n := 0
 	for f := range s.filters {

@@ -136,6 +136,36 @@ func TestOutputMatchesMosquitto(t *testing.T) {
 	}
 }
 
+// TestSharedSubscription subscribes to a shared subscription and to a
+// filter that overlaps it. mosquitto sends a matching message once, and the
+// client hands it to both subscriptions: mqtt-sub must count both, with the
+// $share/ prefix stripped as the client strips it, to print the message
+// once, as mosquitto_sub does. The two tools run one after the other, since
+// two members of one share group would split its messages.
+func TestSharedSubscription(t *testing.T) {
+	clitest.RequireMosquitto(t, "mosquitto_pub")
+	b := mosquittotest.Start(t, mosquittotest.Options{})
+	env := clitest.Env(t)
+	tools := map[string]string{"ours": mqttSub}
+	if ref := clitest.Mosquitto("mosquitto_sub"); ref != "" {
+		tools["ref"] = ref
+	}
+	for id, bin := range tools {
+		prefix := "shared-" + id
+		args := append(brokerArgs(b), "-t", "$share/g/"+prefix+"/#", "-t", prefix+"/a", "-v", "-C", "2", "-i", id)
+		p := clitest.Start(t, bin, env, false, args...)
+		acks := 2 // one SUBSCRIBE per filter
+		if id == "ref" {
+			acks = 1
+		}
+		clitest.WaitLog(t, b, "Sending SUBACK to "+id+"\n", acks)
+		publish(t, b, prefix, message{"/a", "1", 1}, false)
+		publish(t, b, prefix, message{"/b", "2", 0}, false)
+		want := clitest.Result{Stdout: prefix + "/a 1\n" + prefix + "/b 2\n"}
+		assert.Equal(t, want, p.Wait(t, 10*time.Second), id)
+	}
+}
+
 // TestRefusal checks that a refused connection exits with the CONNACK return
 // code and mosquitto_sub's message, and that the password may come from the
 // environment.
