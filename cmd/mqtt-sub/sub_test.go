@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -164,6 +168,63 @@ func TestSharedSubscription(t *testing.T) {
 		want := clitest.Result{Stdout: prefix + "/a 1\n" + prefix + "/b 2\n"}
 		assert.Equal(t, want, p.Wait(t, 10*time.Second), id)
 	}
+}
+
+// TestLargeMessages sends random binary payloads of 1 MiB (the client's
+// default limit) and 16 MiB from a file, and checks that mqtt-sub -N prints
+// them byte for byte, as mosquitto_sub would: it accepts any packet the
+// protocol allows unless --max-packet-size says otherwise. mqtt-pub sends
+// both; mosquitto_pub sends the smaller one too, to cover a publisher that
+// is not feedmq. The test broker sets no message_size_limit or
+// max_packet_size, so mosquitto passes any size on.
+func TestLargeMessages(t *testing.T) {
+	mosquittoPub := clitest.RequireMosquitto(t, "mosquitto_pub")
+	mqttPub, err := clitest.Build("../mqtt-pub", "mqtt-pub")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(filepath.Dir(mqttPub)) })
+	b := mosquittotest.Start(t, mosquittotest.Options{})
+	env := clitest.Env(t)
+	for i, tc := range []struct {
+		size      int
+		publisher string
+	}{
+		{1 << 20, mqttPub},
+		{1 << 20, mosquittoPub},
+		{16 << 20, mqttPub},
+	} {
+		name := fmt.Sprintf("%d bytes from %s", tc.size, filepath.Base(tc.publisher))
+		t.Run(name, func(t *testing.T) {
+			payload := make([]byte, tc.size)
+			rand.NewChaCha8([32]byte{byte(i)}).Read(payload)
+			file := filepath.Join(t.TempDir(), "payload")
+			require.NoError(t, os.WriteFile(file, payload, 0o600))
+			id := "large-" + strconv.Itoa(i)
+			topic := "large/" + id
+			p := clitest.Start(t, mqttSub, env, false, append(brokerArgs(b), "-t", topic, "-q", "1", "-N", "-C", "1", "-i", id)...)
+			clitest.WaitLog(t, b, "Sending SUBACK to "+id+"\n", 1)
+			r := clitest.Run(t, tc.publisher, env, "", append(brokerArgs(b), "-t", topic, "-q", "1", "-f", file)...)
+			require.Equal(t, 0, r.Code, r.Stderr)
+			got := p.Wait(t, clitest.RunTimeout)
+			assert.Zero(t, got.Code, got.Stderr)
+			assert.Empty(t, got.Stderr)
+			if !bytes.Equal([]byte(got.Stdout), payload) {
+				t.Errorf("mqtt-sub printed %d bytes, not the %d bytes sent (first difference at byte %d)",
+					len(got.Stdout), len(payload), firstDifference([]byte(got.Stdout), payload))
+			}
+		})
+	}
+}
+
+// firstDifference returns the offset of the first byte where a and b
+// differ, or the length of the shorter one.
+func firstDifference(a, b []byte) int {
+	n := min(len(a), len(b))
+	for i := range n {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return n
 }
 
 // TestRefusal checks that a refused connection exits with the CONNACK return

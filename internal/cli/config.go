@@ -131,6 +131,7 @@ func (o *Options) ClientConfig(out Output) (client.Config, error) {
 		MaxInflight:       o.MaxInflight,
 		Reconnect:         reconnect,
 		ConnectRetry:      o.ConnectRetry,
+		MaxPacketSize:     o.MaxPacketSize,
 		Logger:            out.Log,
 	}
 	if o.WillTopic != "" {

@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/feedmq/feedmq/client"
+	"github.com/feedmq/feedmq/packets"
 )
 
 func parse(t *testing.T, tool Tool, args ...string) *Options {
@@ -69,6 +70,12 @@ func TestClientConfig(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "pre-"+strconv.Itoa(os.Getpid()), cfg.ClientID)
 	assert.False(t, cfg.PersistentSession)
+	assert.Equal(t, packets.MaxRemainingLength, cfg.MaxPacketSize, "mqtt-sub takes any message mosquitto_sub takes")
+	_, err = client.New(cfg)
+	assert.NoError(t, err)
+	cfg, err = parse(t, Sub, "-t", "a", "--max-packet-size", "4096").ClientConfig(out)
+	require.NoError(t, err)
+	assert.Equal(t, 4096, cfg.MaxPacketSize)
 
 	o := parse(t, Sub, "-t", "a", "-k", "30", "-M", "5", "-c", "-i", "x", "-V", "31",
 		"--will-topic", "w", "--will-payload", "bye", "--will-qos", "2", "--will-retain", "-u", "u", "-P", "p", "-A", "127.0.0.1")
@@ -93,6 +100,7 @@ func TestClientConfig(t *testing.T) {
 	cfg, err = parse(t, Pub, "-t", "a", "-n", "--proxy", "socks5h://proxy").ClientConfig(out)
 	require.NoError(t, err)
 	assert.Equal(t, "socks5h://proxy", cfg.Transport.Proxy)
+	assert.Zero(t, cfg.MaxPacketSize, "mqtt-pub receives only acknowledgments: the client's default")
 }
 
 func TestClientConfigErrors(t *testing.T) {

@@ -45,5 +45,7 @@
 //   - Without -i, the client ID is random ("feedmq-" and 16 hex digits)
 //     where mosquitto 2.0.11 sends an empty one with MQTT 3.1.1.
 //   - Added: --pw-file and the MQTT_PASSWORD variable, --connect-retry,
-//     and mqtt-pub's --timeout; "--name=value" for long options.
+//     mqtt-pub's --timeout and mqtt-sub's --max-packet-size (by default
+//     the protocol's limit, which is what mosquitto_sub accepts);
+//     "--name=value" for long options.
 package cli
