@@ -2,6 +2,7 @@ package cli
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/feedmq/feedmq/client"
+	"github.com/feedmq/feedmq/packets"
 )
 
 // Reconnection backoff of both tools: quicker to come back than the
@@ -163,6 +165,17 @@ func (o *Options) ClientConfig(out Output) (client.Config, error) {
 	if log := out.Log; log != nil {
 		cfg.OnReconnecting = func(attempt int, delay time.Duration) {
 			log.Debug("reconnecting", "attempt", attempt, "delay", delay.Round(time.Millisecond))
+		}
+	}
+	cfg.OnConnectionLost = func(err error) {
+		// Say why a message never arrives: the connection drops on every
+		// packet above the limit, which is otherwise seen only with -d.
+		if errors.Is(err, packets.ErrTooLarge) {
+			hint := ""
+			if o.Tool == Sub {
+				hint = " (see --max-packet-size)"
+			}
+			fmt.Fprintf(out.Errors, "Warning: %s%s\n", strings.TrimPrefix(err.Error(), "client: "), hint)
 		}
 	}
 	cfg.OnError = func(err error) {

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -165,6 +166,28 @@ func TestNewOutput(t *testing.T) {
 	require.NotNil(t, out.Log)
 	out.Log.Debug("hello")
 	assert.Contains(t, stderr.String(), "level=DEBUG msg=hello")
+}
+
+// TestConnectionLostWarning checks that a packet above --max-packet-size,
+// which drops the connection, is reported without -d, and that the other
+// causes of a reconnection stay quiet, as in mosquitto_sub.
+func TestConnectionLostWarning(t *testing.T) {
+	var stderr bytes.Buffer
+	cfg, err := parse(t, Sub, "-t", "a", "--max-packet-size", "4").ClientConfig(Output{Errors: &stderr})
+	require.NoError(t, err)
+	cfg.OnConnectionLost(io.EOF)
+	assert.Empty(t, stderr.String())
+
+	r := packets.NewReader(bytes.NewReader([]byte{
+		0x30, 0x05, // PUBLISH, remaining length 5
+		0x00, 0x01, 'a', // topic "a"
+		'x', 'y', // payload
+	}))
+	r.SetMaxPacketSize(4)
+	_, err = r.ReadPacket()
+	require.ErrorIs(t, err, packets.ErrTooLarge)
+	cfg.OnConnectionLost(fmt.Errorf("client: malformed packet from the broker: %w", err))
+	assert.Regexp(t, `^Warning: malformed packet from the broker: .*remaining length 5 exceeds the limit of 4 bytes \(see --max-packet-size\)\n$`, stderr.String())
 }
 
 // writeCert writes a self-signed certificate and its key as PEM files.

@@ -151,8 +151,8 @@ Usage: mqtt-sub {[-h host] [--unix path] [-p port] [-u username] [-P password | 
  --max-packet-size : the largest packet to accept from the broker, in bytes after its fixed
                      header (for a message: the topic, the payload and 2 to 4 bytes).
                      Defaults to 268435455, the most MQTT allows, as mosquitto_sub.
-                     A larger packet closes the connection, and mqtt-sub reconnects
-                     without printing that message.
+                     A larger packet closes the connection with a warning, and mqtt-sub
+                     reconnects without printing that message.
  --nodelay : accepted for compatibility; Nagle's algorithm is always off.
  --pretty : print formatted output rather than minimised output when using the
             JSON output format option.
