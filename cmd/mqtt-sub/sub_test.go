@@ -76,6 +76,11 @@ func TestOutputMatchesMosquitto(t *testing.T) {
 			[]message{{"/a", "x", 0}, {"/b", "y", 0}}},
 		{"-F fields", []string{"-t", "{t}/#", "-q", "2", "-C", "3", "-F", `%t|%p|%q|%r|%l|%x|%X|%10p|%-10t|%5.2t|%05l|%%|\t@@`}, nil,
 			[]message{{"/a", "zero", 0}, {"/b", "one", 1}, {"/c", "", 2}}},
+		// %m is the packet identifier the broker gave the PUBLISH: 0 at QoS 0.
+		// (QoS 1 only: mosquitto_sub prints a QoS 2 message on PUBREL, so
+		// that a later QoS 1 message may come out before it.)
+		{"-F %m", []string{"-t", "{t}/#", "-q", "1", "-C", "3", "-F", "%q %m|%5m|%j"}, nil,
+			[]message{{"/a", "x", 1}, {"/b", "y", 0}, {"/c", "z", 1}}},
 		{"-F %j", []string{"-t", "{t}/#", "-C", "2", "-F", "%j"}, nil,
 			[]message{{"/a", "say \"hi\"\\\t\x01", 0}, {"/b", "<null>", 0}}},
 		{"-F %J --pretty", []string{"-t", "{t}/#", "-C", "1", "-F", "%J", "--pretty"}, nil,

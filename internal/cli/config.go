@@ -42,9 +42,9 @@ func (o *Options) NewOutput(stderr io.Writer) Output {
 		out.Errors = io.Discard
 	}
 	if o.Debug {
-		// mosquitto's -d traces every packet on stdout. The client has no
-		// packet hook, so -d prints its log instead, on stderr, where it
-		// cannot mix with the messages of mqtt-sub.
+		// mosquitto's -d traces every packet on stdout. The client logs
+		// every packet at Debug level, so -d prints its log, on stderr,
+		// where it cannot mix with the messages of mqtt-sub.
 		out.Log = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	return out

@@ -35,9 +35,9 @@
 //   - TLS-PSK and OpenSSL engines are refused with a message; --ciphers
 //     takes cipher names only (see CipherSuites); --tls-version tlsv1.1 is
 //     refused; TLS errors say why, after mosquitto's words.
-//   - -d prints the client's log on stderr instead of a packet trace on
-//     stdout, and %m (and "mid" in %j) is 0: the client exposes neither
-//     packets nor packet identifiers.
+//   - -d prints the client's debug log on stderr, where mosquitto prints
+//     its packet trace on stdout: every packet sent and received (passwords
+//     redacted), connections, losses and reconnection attempts.
 //   - An empty topic and a port that is not a number are usage errors where
 //     mosquitto fails later; -L takes IPv6 literals in brackets.
 //   - --random-filter is a percentage as documented (mosquitto_sub 2.0.11
