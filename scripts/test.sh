@@ -53,7 +53,8 @@ go vet ./...
 
 step "generated code is up to date"
 go generate ./...
-if [ -d .git ] && ! git diff --exit-code --stat -- '*.go'; then
+# .git is a file, not a directory, in a git worktree: ask git instead.
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1 && ! git diff --exit-code --stat -- '*.go'; then
   echo "go generate changed files: commit the regenerated code"; exit 1
 fi
 go run ./gen -out packets -check
