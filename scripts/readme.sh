@@ -48,7 +48,12 @@ run() {
     go mod init example.com/app >/dev/null 2>&1
     go mod edit -require=github.com/feedmq/feedmq@v0.0.0 -replace=github.com/feedmq/feedmq="$root"
     printf 'package main\n\nimport "github.com/feedmq/feedmq/client"\n\nfunc main() { _, _ = client.New(client.Config{Brokers: []string{"localhost"}}) }\n' >main.go
-    GOFLAGS=-mod=mod go build ./... && cd "$root" ;;
+    GOFLAGS=-mod=mod go build -o app . && cd "$root"
+    # As the README says, the modules only feedmq's tests, examples and
+    # generator use are not compiled into the program.
+    if go version -m "$work/app/app" | grep -E 'mochi-mqtt|testify|goleak|jennifer'; then
+      echo "a program that imports feedmq/client contains the modules above"; exit 1
+    fi ;;
   "go install github.com/feedmq/feedmq/cmd/mqtt-pub@latest github.com/feedmq/feedmq/cmd/mqtt-sub@latest")
     echo "(not published from here: installing from the checkout, as the next command does)"
     GOBIN=$bin go install ./cmd/mqtt-pub ./cmd/mqtt-sub ;;
@@ -71,6 +76,12 @@ run() {
       for _ in $(seq 100); do grep -q "sensors/kitchen/temperature 21.5" "$work/sub.out" && break; sleep 0.1; done
       kill "$sub_pid"; wait "$sub_pid" 2>/dev/null || true
       grep -q "sensors/kitchen/temperature 21.5" "$work/sub.out" || { echo "mqtt-sub did not print the message:"; cat "$work/sub.out"; exit 1; }
+    fi ;;
+  "go list -deps ./client/... ./store/... ./packets/... | grep -E 'mochi-mqtt|testify|goleak|jennifer'")
+    # The README says this prints nothing: grep finding a line is the failure.
+    deps=$(go list -deps ./client/... ./store/... ./packets/...)
+    if grep -E 'mochi-mqtt|testify|goleak|jennifer' <<<"$deps"; then
+      echo "a library package depends on the modules above"; exit 1
     fi ;;
   "bench/client/run.sh")
     bench/client/run.sh ;;

@@ -29,12 +29,32 @@ step "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then echo "gofmt needed: $unformatted"; exit 1; fi
 
+step "go.mod and go.sum are tidy"
+# Both modules: the root one and bench/, which is a module of its own. A
+# requirement marked // indirect that is imported directly, or a missing sum,
+# would otherwise be rewritten by the first go mod tidy a user runs.
+for mod in . bench; do
+  [ -f "$mod/go.mod" ] || continue
+  if ! (cd "$mod" && go mod tidy -diff); then
+    echo "go mod tidy would change $mod/go.mod or $mod/go.sum: run it there and commit"; exit 1
+  fi
+done
+
+step "the library packages compile none of the examples', tests' or generator's dependencies"
+# go.mod lists mochi-mqtt (internal/embedbroker, for the quick start),
+# testify and goleak (tests) and jennifer (gen). A user's program compiles
+# only what client, store and packets import, so none of them may appear
+# there; README.md says so and shows this command.
+leaked=$(go list -deps ./client/... ./store/... ./packets/... | grep -E 'mochi-mqtt|testify|goleak|jennifer' || true)
+if [ -n "$leaked" ]; then echo "a library package depends on: $leaked"; exit 1; fi
+
 step "go vet"
 go vet ./...
 
 step "generated code is up to date"
 go generate ./...
-if [ -d .git ] && ! git diff --exit-code --stat -- '*.go'; then
+# .git is a file, not a directory, in a git worktree: ask git instead.
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1 && ! git diff --exit-code --stat -- '*.go'; then
   echo "go generate changed files: commit the regenerated code"; exit 1
 fi
 go run ./gen -out packets -check

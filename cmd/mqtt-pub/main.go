@@ -18,9 +18,9 @@
 // --timeout ran out; 1 for everything else, usage errors, --help and
 // --version included, as mosquitto_pub.
 //
-// -d prints the client's log (connections, losses, reconnection attempts,
-// each publish) on stderr, not mosquitto_pub's packet trace on stdout: the
-// client has no packet hook.
+// -d prints the client's debug log on stderr: every packet sent and
+// received (passwords redacted), connections, losses, reconnection attempts
+// and each publish. mosquitto_pub prints its packet trace on stdout.
 //
 // Run mqtt-pub --help for the options; the internal/cli package documents
 // where they differ from mosquitto_pub.

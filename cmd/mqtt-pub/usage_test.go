@@ -61,6 +61,7 @@ var usageCases = []struct {
 	{args: []string{"-t", "a", "-m", "x", "--will-qos", "3"}},
 	{args: []string{"-t", "a", "-m", "x", "--will-topic", "w/#"}},
 	{args: []string{"-t", "a", "-m", "x", "--foo"}},
+	{args: []string{"-t", "a", "-m", "x", "--max-packet-size", "1000"}}, // mqtt-sub's, and neither tool of mosquitto's
 	{args: []string{"-t", "a", "-m", "x", "extra"}},
 	{args: []string{"-t", "a", "-m", "x", "-"}},
 	{args: []string{"-t", "a", "-m", "x", "--"}},

@@ -11,9 +11,10 @@
 // 27 when -W ran out ("Timed out"); 1 for everything else, usage errors,
 // --help and --version included, as mosquitto_sub.
 //
-// -d prints the client's log (connections, losses, reconnection attempts,
-// subscriptions) on stderr, not mosquitto_sub's packet trace on stdout: the
-// client has no packet hook.
+// -d prints the client's debug log on stderr: every packet sent and
+// received (passwords redacted), connections, losses, reconnection attempts
+// and subscriptions. mosquitto_sub prints its packet trace on stdout, among
+// the messages.
 //
 // Run mqtt-sub --help for the options; the internal/cli package documents
 // where they differ from mosquitto_sub.

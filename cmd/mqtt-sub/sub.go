@@ -185,7 +185,8 @@ func (s *subscriber) handle(m *client.Message) {
 		// it with QoS 1. Disconnect waits for it.
 		s.c.PublishAsync(m.Topic, nil, client.WithQoS(client.AtLeastOnce), client.WithRetain())
 	}
-	// The client does not expose the packet identifier (%m), so it is 0.
+	// %m is the packet identifier the broker chose, 0 at QoS 0, as in
+	// mosquitto_sub.
 	msg := cli.Message{Topic: m.Topic, Payload: m.Payload, QoS: int(m.QoS), Retained: m.Retained, MID: int(m.PacketID)}
 	s.printer.Print(s.stdout, &msg, time.Now())
 	if o.Count > 0 {

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -74,6 +78,11 @@ func TestOutputMatchesMosquitto(t *testing.T) {
 			[]message{{"/a", "x", 0}, {"/b", "y", 0}}},
 		{"-F fields", []string{"-t", "{t}/#", "-q", "2", "-C", "3", "-F", `%t|%p|%q|%r|%l|%x|%X|%10p|%-10t|%5.2t|%05l|%%|\t@@`}, nil,
 			[]message{{"/a", "zero", 0}, {"/b", "one", 1}, {"/c", "", 2}}},
+		// %m is the packet identifier the broker gave the PUBLISH: 0 at QoS 0.
+		// (QoS 1 only: mosquitto_sub prints a QoS 2 message on PUBREL, so
+		// that a later QoS 1 message may come out before it.)
+		{"-F %m", []string{"-t", "{t}/#", "-q", "1", "-C", "3", "-F", "%q %m|%5m|%j"}, nil,
+			[]message{{"/a", "x", 1}, {"/b", "y", 0}, {"/c", "z", 1}}},
 		{"-F %j", []string{"-t", "{t}/#", "-C", "2", "-F", "%j"}, nil,
 			[]message{{"/a", "say \"hi\"\\\t\x01", 0}, {"/b", "<null>", 0}}},
 		{"-F %J --pretty", []string{"-t", "{t}/#", "-C", "1", "-F", "%J", "--pretty"}, nil,
@@ -135,6 +144,107 @@ func TestOutputMatchesMosquitto(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSharedSubscription subscribes to a shared subscription and to a
+// filter that overlaps it. mosquitto sends a matching message once, and
+// mqtt-sub, whose filters share one subscription, prints it once, as
+// mosquitto_sub does. The two tools run one after the other, since
+// two members of one share group would split its messages.
+func TestSharedSubscription(t *testing.T) {
+	clitest.RequireMosquitto(t, "mosquitto_pub")
+	b := mosquittotest.Start(t, mosquittotest.Options{})
+	env := clitest.Env(t)
+	tools := map[string]string{"ours": mqttSub}
+	if ref := clitest.Mosquitto("mosquitto_sub"); ref != "" {
+		tools["ref"] = ref
+	}
+	for id, bin := range tools {
+		prefix := "shared-" + id
+		args := append(brokerArgs(b), "-t", "$share/g/"+prefix+"/#", "-t", prefix+"/a", "-v", "-C", "2", "-i", id)
+		p := clitest.Start(t, bin, env, false, args...)
+		clitest.WaitLog(t, b, "Sending SUBACK to "+id+"\n", 1) // one SUBSCRIBE for both filters
+		publish(t, b, prefix, message{"/a", "1", 1}, false)
+		publish(t, b, prefix, message{"/b", "2", 0}, false)
+		want := clitest.Result{Stdout: prefix + "/a 1\n" + prefix + "/b 2\n"}
+		assert.Equal(t, want, p.Wait(t, 10*time.Second), id)
+	}
+}
+
+// TestLargeMessages sends random binary payloads of 1 MiB (the client's
+// default limit) and 16 MiB from a file, and checks that mqtt-sub -N prints
+// them byte for byte, as mosquitto_sub would: it accepts any packet the
+// protocol allows unless --max-packet-size says otherwise. mqtt-pub sends
+// both; mosquitto_pub sends the smaller one too, to cover a publisher that
+// is not feedmq. The test broker sets no message_size_limit or
+// max_packet_size, so mosquitto passes any size on.
+func TestLargeMessages(t *testing.T) {
+	mosquittoPub := clitest.RequireMosquitto(t, "mosquitto_pub")
+	mqttPub, err := clitest.Build("../mqtt-pub", "mqtt-pub")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(filepath.Dir(mqttPub)) })
+	b := mosquittotest.Start(t, mosquittotest.Options{})
+	env := clitest.Env(t)
+	for i, tc := range []struct {
+		size      int
+		publisher string
+	}{
+		{1 << 20, mqttPub},
+		{1 << 20, mosquittoPub},
+		{16 << 20, mqttPub},
+	} {
+		name := fmt.Sprintf("%d bytes from %s", tc.size, filepath.Base(tc.publisher))
+		t.Run(name, func(t *testing.T) {
+			payload := make([]byte, tc.size)
+			rand.NewChaCha8([32]byte{byte(i)}).Read(payload)
+			file := filepath.Join(t.TempDir(), "payload")
+			require.NoError(t, os.WriteFile(file, payload, 0o600))
+			id := "large-" + strconv.Itoa(i)
+			topic := "large/" + id
+			p := clitest.Start(t, mqttSub, env, false, append(brokerArgs(b), "-t", topic, "-q", "1", "-N", "-C", "1", "-i", id)...)
+			clitest.WaitLog(t, b, "Sending SUBACK to "+id+"\n", 1)
+			r := clitest.Run(t, tc.publisher, env, "", append(brokerArgs(b), "-t", topic, "-q", "1", "-f", file)...)
+			require.Equal(t, 0, r.Code, r.Stderr)
+			got := p.Wait(t, clitest.RunTimeout)
+			assert.Zero(t, got.Code, got.Stderr)
+			assert.Empty(t, got.Stderr)
+			if !bytes.Equal([]byte(got.Stdout), payload) {
+				t.Errorf("mqtt-sub printed %d bytes, not the %d bytes sent (first difference at byte %d)",
+					len(got.Stdout), len(payload), firstDifference([]byte(got.Stdout), payload))
+			}
+		})
+	}
+}
+
+// firstDifference returns the offset of the first byte where a and b
+// differ, or the length of the shorter one.
+func firstDifference(a, b []byte) int {
+	n := min(len(a), len(b))
+	for i := range n {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return n
+}
+
+// TestMaxPacketSize lowers the limit: a larger message drops the connection
+// with a warning, mqtt-sub reconnects and subscribes again, and the next
+// message that fits is printed.
+func TestMaxPacketSize(t *testing.T) {
+	clitest.RequireMosquitto(t, "mosquitto_pub")
+	b := mosquittotest.Start(t, mosquittotest.Options{})
+	env := clitest.Env(t)
+	p := clitest.Start(t, mqttSub, env, false, append(brokerArgs(b), "-t", "limit/#", "-v", "-C", "1", "-i", "limited", "--max-packet-size", "1000")...)
+	clitest.WaitLog(t, b, "Sending SUBACK to limited\n", 1)
+	// A PUBLISH of QoS 0 to limit/big has a remaining length of 2 + 9 + 1000.
+	publish(t, b, "limit", message{"/big", strings.Repeat("x", 1000), 0}, false)
+	clitest.WaitLog(t, b, "Sending SUBACK to limited\n", 2)
+	publish(t, b, "limit", message{"/small", "fits", 0}, false)
+	got := p.Wait(t, 10*time.Second)
+	assert.Equal(t, "limit/small fits\n", got.Stdout)
+	assert.Zero(t, got.Code)
+	assert.Regexp(t, `^Warning: .*remaining length 1011 exceeds the limit of 1000 bytes \(see --max-packet-size\)\n$`, got.Stderr)
 }
 
 // TestRefusal checks that a refused connection exits with the CONNACK return

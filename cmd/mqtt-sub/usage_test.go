@@ -93,7 +93,7 @@ func TestHelp(t *testing.T) {
 	got := runSub("--help")
 	assert.Equal(t, 1, got.Code)
 	assert.True(t, strings.HasPrefix(got.Stdout, "mqtt-sub is a simple mqtt client"), got.Stdout)
-	for _, opt := range []string{"--pw-file", "-F", "--pretty", "--random-filter", "--remove-retained", "-W"} {
+	for _, opt := range []string{"--pw-file", "-F", "--pretty", "--random-filter", "--remove-retained", "-W", "--max-packet-size"} {
 		assert.Contains(t, got.Stdout, opt)
 	}
 	got = runSub("--version")

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/feedmq/feedmq/client"
+	"github.com/feedmq/feedmq/packets"
 )
 
 // Reconnection backoff of both tools: quicker to come back than the
@@ -40,9 +42,9 @@ func (o *Options) NewOutput(stderr io.Writer) Output {
 		out.Errors = io.Discard
 	}
 	if o.Debug {
-		// mosquitto's -d traces every packet on stdout. The client has no
-		// packet hook, so -d prints its log instead, on stderr, where it
-		// cannot mix with the messages of mqtt-sub.
+		// mosquitto's -d traces every packet on stdout. The client logs
+		// every packet at Debug level, so -d prints its log, on stderr,
+		// where it cannot mix with the messages of mqtt-sub.
 		out.Log = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	return out
@@ -131,6 +133,7 @@ func (o *Options) ClientConfig(out Output) (client.Config, error) {
 		MaxInflight:       o.MaxInflight,
 		Reconnect:         reconnect,
 		ConnectRetry:      o.ConnectRetry,
+		MaxPacketSize:     o.MaxPacketSize,
 		Logger:            out.Log,
 	}
 	if o.WillTopic != "" {
@@ -162,6 +165,17 @@ func (o *Options) ClientConfig(out Output) (client.Config, error) {
 	if log := out.Log; log != nil {
 		cfg.OnReconnecting = func(attempt int, delay time.Duration) {
 			log.Debug("reconnecting", "attempt", attempt, "delay", delay.Round(time.Millisecond))
+		}
+	}
+	cfg.OnConnectionLost = func(err error) {
+		// Say why a message never arrives: the connection drops on every
+		// packet above the limit, which is otherwise seen only with -d.
+		if errors.Is(err, packets.ErrTooLarge) {
+			hint := ""
+			if o.Tool == Sub {
+				hint = " (see --max-packet-size)"
+			}
+			fmt.Fprintf(out.Errors, "Warning: %s%s\n", strings.TrimPrefix(err.Error(), "client: "), hint)
 		}
 	}
 	cfg.OnError = func(err error) {

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -22,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/feedmq/feedmq/client"
+	"github.com/feedmq/feedmq/packets"
 )
 
 func parse(t *testing.T, tool Tool, args ...string) *Options {
@@ -69,6 +71,12 @@ func TestClientConfig(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "pre-"+strconv.Itoa(os.Getpid()), cfg.ClientID)
 	assert.False(t, cfg.PersistentSession)
+	assert.Equal(t, packets.MaxRemainingLength, cfg.MaxPacketSize, "mqtt-sub takes any message mosquitto_sub takes")
+	_, err = client.New(cfg)
+	assert.NoError(t, err)
+	cfg, err = parse(t, Sub, "-t", "a", "--max-packet-size", "4096").ClientConfig(out)
+	require.NoError(t, err)
+	assert.Equal(t, 4096, cfg.MaxPacketSize)
 
 	o := parse(t, Sub, "-t", "a", "-k", "30", "-M", "5", "-c", "-i", "x", "-V", "31",
 		"--will-topic", "w", "--will-payload", "bye", "--will-qos", "2", "--will-retain", "-u", "u", "-P", "p", "-A", "127.0.0.1")
@@ -93,6 +101,7 @@ func TestClientConfig(t *testing.T) {
 	cfg, err = parse(t, Pub, "-t", "a", "-n", "--proxy", "socks5h://proxy").ClientConfig(out)
 	require.NoError(t, err)
 	assert.Equal(t, "socks5h://proxy", cfg.Transport.Proxy)
+	assert.Zero(t, cfg.MaxPacketSize, "mqtt-pub receives only acknowledgments: the client's default")
 }
 
 func TestClientConfigErrors(t *testing.T) {
@@ -157,6 +166,28 @@ func TestNewOutput(t *testing.T) {
 	require.NotNil(t, out.Log)
 	out.Log.Debug("hello")
 	assert.Contains(t, stderr.String(), "level=DEBUG msg=hello")
+}
+
+// TestConnectionLostWarning checks that a packet above --max-packet-size,
+// which drops the connection, is reported without -d, and that the other
+// causes of a reconnection stay quiet, as in mosquitto_sub.
+func TestConnectionLostWarning(t *testing.T) {
+	var stderr bytes.Buffer
+	cfg, err := parse(t, Sub, "-t", "a", "--max-packet-size", "4").ClientConfig(Output{Errors: &stderr})
+	require.NoError(t, err)
+	cfg.OnConnectionLost(io.EOF)
+	assert.Empty(t, stderr.String())
+
+	r := packets.NewReader(bytes.NewReader([]byte{
+		0x30, 0x05, // PUBLISH, remaining length 5
+		0x00, 0x01, 'a', // topic "a"
+		'x', 'y', // payload
+	}))
+	r.SetMaxPacketSize(4)
+	_, err = r.ReadPacket()
+	require.ErrorIs(t, err, packets.ErrTooLarge)
+	cfg.OnConnectionLost(fmt.Errorf("client: malformed packet from the broker: %w", err))
+	assert.Regexp(t, `^Warning: malformed packet from the broker: .*remaining length 5 exceeds the limit of 4 bytes \(see --max-packet-size\)\n$`, stderr.String())
 }
 
 // writeCert writes a self-signed certificate and its key as PEM files.

@@ -35,9 +35,9 @@
 //   - TLS-PSK and OpenSSL engines are refused with a message; --ciphers
 //     takes cipher names only (see CipherSuites); --tls-version tlsv1.1 is
 //     refused; TLS errors say why, after mosquitto's words.
-//   - -d prints the client's log on stderr instead of a packet trace on
-//     stdout, and %m (and "mid" in %j) is 0: the client exposes neither
-//     packets nor packet identifiers.
+//   - -d prints the client's debug log on stderr, where mosquitto prints
+//     its packet trace on stdout: every packet sent and received (passwords
+//     redacted), connections, losses and reconnection attempts.
 //   - An empty topic and a port that is not a number are usage errors where
 //     mosquitto fails later; -L takes IPv6 literals in brackets.
 //   - --random-filter is a percentage as documented (mosquitto_sub 2.0.11
@@ -45,5 +45,7 @@
 //   - Without -i, the client ID is random ("feedmq-" and 16 hex digits)
 //     where mosquitto 2.0.11 sends an empty one with MQTT 3.1.1.
 //   - Added: --pw-file and the MQTT_PASSWORD variable, --connect-retry,
-//     and mqtt-pub's --timeout; "--name=value" for long options.
+//     mqtt-pub's --timeout and mqtt-sub's --max-packet-size (by default
+//     the protocol's limit, which is what mosquitto_sub accepts);
+//     "--name=value" for long options.
 package cli

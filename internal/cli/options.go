@@ -123,6 +123,11 @@ type Options struct {
 	RandomFilter       int  // --random-filter, in 1/100 %
 	Format             string
 	Pretty             bool
+	// MaxPacketSize is the largest Remaining Length accepted from the
+	// broker (--max-packet-size): packets.MaxRemainingLength unless given,
+	// since mosquitto_sub takes any message the protocol allows. Zero, as
+	// for mqtt-pub, leaves the client's default.
+	MaxPacketSize int
 
 	// Parser state.
 	hasWillPayload bool
@@ -133,7 +138,7 @@ type Options struct {
 // defaults returns the options before anything was read, as mosquitto's
 // init_config.
 func defaults(tool Tool) *Options {
-	return &Options{
+	o := &Options{
 		Tool:         tool,
 		KeepAlive:    DefaultKeepAlive,
 		MaxInflight:  DefaultMaxInflight,
@@ -143,4 +148,8 @@ func defaults(tool Tool) *Options {
 		Repeat:       1,
 		RandomFilter: DefaultRandomFilter,
 	}
+	if tool == Sub {
+		o.MaxPacketSize = packets.MaxRemainingLength
+	}
+	return o
 }

@@ -406,6 +406,17 @@ var optionTable = []*option{
 			}
 			return nil
 		}},
+	{names: []string{"max-packet-size"}, tools: forSub, usage: "largest packet to accept, in bytes",
+		missing: missingArg("--max-packet-size argument given but no size"),
+		set: func(o *Options, v string) error {
+			// Not a mosquitto option: mosquitto_sub has no limit of its own.
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > packets.MaxRemainingLength {
+				return usageErr("Error: --max-packet-size must be a number of bytes from 1 to %d.\n\n", packets.MaxRemainingLength)
+			}
+			o.MaxPacketSize = n
+			return nil
+		}},
 	{names: []string{"nodelay"}, tools: forBoth, usage: "TCP_NODELAY (always on in Go)",
 		set: func(*Options, string) error { return nil }},
 	{names: []string{"n", "null-message"}, tools: forPub, usage: "zero-length message",

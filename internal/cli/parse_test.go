@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/feedmq/feedmq/client"
+	"github.com/feedmq/feedmq/packets"
 )
 
 // env is a getenv over a map, so that no test reads the real options file.
@@ -40,6 +41,16 @@ func TestParseOptions(t *testing.T) {
 			assert.Equal(t, ModeMessage, o.Mode)
 			assert.Equal(t, "a", o.Topic)
 			assert.Equal(t, "x", o.Message)
+			assert.Zero(t, o.MaxPacketSize, "mqtt-pub: the client's default")
+		}},
+		{"mqtt-sub takes any packet the protocol allows", Sub, []string{"-t", "a"}, func(t *testing.T, o *Options) {
+			assert.Equal(t, packets.MaxRemainingLength, o.MaxPacketSize)
+		}},
+		{"--max-packet-size", Sub, []string{"-t", "a", "--max-packet-size", "1048576"}, func(t *testing.T, o *Options) {
+			assert.Equal(t, 1<<20, o.MaxPacketSize)
+		}},
+		{"--max-packet-size at the protocol's limit", Sub, []string{"-t", "a", "--max-packet-size=268435455"}, func(t *testing.T, o *Options) {
+			assert.Equal(t, packets.MaxRemainingLength, o.MaxPacketSize)
 		}},
 		{"long names", Pub, []string{"--topic", "a", "--message", "x", "--qos", "2", "--retain", "--host", "h", "--port", "1884",
 			"--keepalive", "30", "--id", "me", "--disable-clean-session", "--username", "u", "--pw", "p", "--protocol-version", "mqttv31", "--debug", "--quiet"},
@@ -177,6 +188,12 @@ func TestParseErrors(t *testing.T) {
 		{Pub, []string{"--proxy", "socks5://u:secret@h"}, "Error: Unsupported proxy protocol: socks5://xxxxx@h\n"},
 		{Sub, []string{"--random-filter", "100.1"}, "Error: --random-filter chance must be between 0.1-100.0\n\n"},
 		{Sub, []string{"--random-filter", "1000"}, "Error: --random-filter chance must be between 0.1-100.0\n\n"},
+		{Sub, []string{"--max-packet-size"}, "Error: --max-packet-size argument given but no size specified.\n\n"},
+		{Sub, []string{"--max-packet-size", "0"}, "Error: --max-packet-size must be a number of bytes from 1 to 268435455.\n\n"},
+		{Sub, []string{"--max-packet-size", "268435456"}, "Error: --max-packet-size must be a number of bytes from 1 to 268435455.\n\n"},
+		{Sub, []string{"--max-packet-size", "1M"}, "Error: --max-packet-size must be a number of bytes from 1 to 268435455.\n\n"},
+		{Sub, []string{"--max-packet-size", "-5"}, "Error: --max-packet-size must be a number of bytes from 1 to 268435455.\n\n"},
+		{Pub, []string{"--max-packet-size", "1000"}, "Error: Unknown option '--max-packet-size'.\n"},
 	} {
 		t.Run(tc.want, func(t *testing.T) {
 			_, err := Parse(tc.tool, tc.args, noEnv)

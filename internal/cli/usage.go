@@ -103,7 +103,7 @@ Usage: mqtt-sub {[-h host] [--unix path] [-p port] [-u username] [-P password | 
                 [-c] [-k keepalive] [-q qos]
                 [-C msg_count] [-E] [-R] [--retained-only] [--remove-retained] [-T filter_out] [-U topic ...]
                 [-F format]
-                [-W timeout_secs]
+                [-W timeout_secs] [--max-packet-size bytes]
                 [-A bind_address] [--nodelay] [--connect-retry]
                 [-i id] [-I id_prefix]
                 [-d] [-N] [--quiet] [-v]
@@ -148,6 +148,11 @@ Usage: mqtt-sub {[-h host] [--unix path] [-p port] [-u username] [-P password | 
  -W : Specifies a timeout in seconds how long to process incoming MQTT messages.
  --help : display this message.
  --connect-retry : keep retrying the first connection instead of exiting when it fails.
+ --max-packet-size : the largest packet to accept from the broker, in bytes after its fixed
+                     header (for a message: the topic, the payload and 2 to 4 bytes).
+                     Defaults to 268435455, the most MQTT allows, as mosquitto_sub.
+                     A larger packet closes the connection with a warning, and mqtt-sub
+                     reconnects without printing that message.
  --nodelay : accepted for compatibility; Nagle's algorithm is always off.
  --pretty : print formatted output rather than minimised output when using the
             JSON output format option.

@@ -1,17 +1,21 @@
 // Package storetest checks that a store.Store implementation behaves as the
 // store package documents, as testing/fstest checks an fs.FS.
+//
+// Like testing/fstest, it imports nothing outside the standard library but
+// feedmq's own packets and store, so a store author who runs it compiles no
+// test framework.
 package storetest
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/feedmq/feedmq/packets"
 	"github.com/feedmq/feedmq/store"
@@ -58,7 +62,9 @@ type harness struct {
 func (h harness) new(t *testing.T) store.Store {
 	t.Helper()
 	s := h.open(t)
-	require.NotNil(t, s, "open returned nil")
+	if isNil(s) {
+		t.Fatal("open returned nil")
+	}
 	t.Cleanup(func() { s.Close() })
 	return s
 }
@@ -67,9 +73,24 @@ func (h harness) new(t *testing.T) store.Store {
 func (h harness) again(t *testing.T, s store.Store) store.Store {
 	t.Helper()
 	s2 := h.reopen(t, s)
-	require.NotNil(t, s2, "reopen returned nil")
+	if isNil(s2) {
+		t.Fatal("reopen returned nil")
+	}
 	t.Cleanup(func() { s2.Close() })
 	return s2
+}
+
+// isNil reports whether v is nil, or an interface holding a nil pointer,
+// map, slice, channel or func: a store returned as a typed nil is no store.
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Chan, reflect.Func, reflect.Interface, reflect.UnsafePointer:
+		return rv.IsNil()
+	}
+	return false
 }
 
 func (h harness) needReopen(t *testing.T) {
@@ -129,7 +150,9 @@ func normalizeAll(entries []store.Entry) []store.Entry {
 // put stores p under k and records it in want.
 func put(t *testing.T, s store.Store, want map[store.Key]packets.Packet, k store.Key, p packets.Packet) {
 	t.Helper()
-	require.NoError(t, s.Put(k, p), "Put(%v, %v)", k, p.Type())
+	if err := s.Put(k, p); err != nil {
+		t.Fatalf("Put(%v, %v): %v", k, p.Type(), err)
+	}
 	if want != nil {
 		want[k] = clonePacket(p)
 	}
@@ -176,22 +199,78 @@ func compareKeys(a, b store.Key) int {
 	return 0
 }
 
-// requireLoad checks that Load returns exactly want, in order.
+// requireLoad checks that Load returns exactly want, in order, and stops
+// the test if not.
 func requireLoad(t *testing.T, s store.Store, want map[store.Key]packets.Packet) []store.Entry {
 	t.Helper()
 	got, err := s.Load()
-	require.NoError(t, err, "Load")
-	require.Equal(t, normalizeAll(expected(want)), normalizeAll(got), "Load")
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if d := diffEntries(normalizeAll(got), normalizeAll(expected(want))); d != "" {
+		t.Fatalf("Load returned other entries than were stored: %s", d)
+	}
 	return got
+}
+
+// diffEntries returns "" when got and want are deeply equal, and otherwise
+// says where they differ, one line per differing position.
+func diffEntries(got, want []store.Entry) string {
+	if reflect.DeepEqual(got, want) {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "got %d entries, want %d", len(got), len(want))
+	for i := range max(len(got), len(want)) {
+		g, w := "(none)", "(none)"
+		if i < len(got) {
+			g = describe(got[i])
+		}
+		if i < len(want) {
+			w = describe(want[i])
+		}
+		if i < len(got) && i < len(want) && reflect.DeepEqual(got[i], want[i]) {
+			continue
+		}
+		fmt.Fprintf(&b, "\n[%d] got  %s\n    want %s", i, g, w)
+	}
+	return b.String()
+}
+
+// describe formats an entry for a failure message. A PUBLISH shows the
+// start of its payload besides the length its String method gives, so that
+// a changed payload of the same length is visible.
+func describe(e store.Entry) string {
+	if e.Packet == nil {
+		return fmt.Sprintf("%v: <nil>", e.Key)
+	}
+	s := fmt.Sprintf("%v: %T %v", e.Key, e.Packet, e.Packet)
+	if pub, ok := e.Packet.(*packets.Publish); ok && pub != nil {
+		const show = 24
+		if len(pub.Payload) > show {
+			s += fmt.Sprintf(" payload %q...", pub.Payload[:show])
+		} else {
+			s += fmt.Sprintf(" payload %q", pub.Payload)
+		}
+	}
+	return s
 }
 
 func testEmpty(t *testing.T, h harness) {
 	s := h.new(t)
 	got, err := s.Load()
-	require.NoError(t, err)
-	assert.Empty(t, got)
-	require.NoError(t, s.Reset(), "Reset of an empty store")
-	require.NoError(t, s.Delete(out(1)), "Delete of a missing key")
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if len(got) != 0 {
+		t.Errorf("Load of a new store: %s", diffEntries(got, nil))
+	}
+	if err := s.Reset(); err != nil {
+		t.Fatalf("Reset of an empty store: %v", err)
+	}
+	if err := s.Delete(out(1)); err != nil {
+		t.Fatalf("Delete of a missing key: %v", err)
+	}
 }
 
 func testRoundTrip(t *testing.T, h harness) {
@@ -205,8 +284,8 @@ func testRoundTrip(t *testing.T, h harness) {
 	// The PacketID 0 of a PUBLISH stored before it had one comes back as 0.
 	for _, e := range got {
 		pub := e.Packet.(*packets.Publish)
-		if pub.TopicName == "no/id/yet" {
-			assert.Zero(t, pub.PacketID, "%v", e.Key)
+		if pub.TopicName == "no/id/yet" && pub.PacketID != 0 {
+			t.Errorf("%v: PacketID %d, want 0", e.Key, pub.PacketID)
 		}
 	}
 	// Loading twice gives the same.
@@ -236,10 +315,13 @@ func testOrder(t *testing.T, h harness) {
 	for i, e := range got {
 		gotKeys[i] = e.Key
 	}
-	assert.Equal(t, []store.Key{
+	wantKeys := []store.Key{
 		out(0), out(2), out(3), out(5), out(0x100), out(1 << 16), out(1 << 40), out(math.MaxUint64),
 		in(1), in(2), in(300), in(0xffff),
-	}, gotKeys)
+	}
+	if !slices.Equal(gotKeys, wantKeys) {
+		t.Errorf("Load returned the keys in the order\n%v\nwant\n%v", gotKeys, wantKeys)
+	}
 }
 
 func testPubrelReplacesPublish(t *testing.T, h harness) {
@@ -252,11 +334,14 @@ func testPubrelReplacesPublish(t *testing.T, h harness) {
 	put(t, s, want, out(3), &packets.Pubrel{PacketID: 103})
 	put(t, s, want, out(1), &packets.Pubrel{PacketID: 101})
 	got := requireLoad(t, s, want)
-	require.Len(t, got, 4)
-	assert.IsType(t, &packets.Pubrel{}, got[0].Packet)
-	assert.IsType(t, &packets.Publish{}, got[1].Packet)
-	assert.IsType(t, &packets.Pubrel{}, got[2].Packet)
-	assert.IsType(t, &packets.Publish{}, got[3].Packet)
+	if len(got) != 4 {
+		t.Fatalf("Load returned %d entries, want 4", len(got))
+	}
+	for i, wantType := range []packets.Packet{&packets.Pubrel{}, &packets.Publish{}, &packets.Pubrel{}, &packets.Publish{}} {
+		if reflect.TypeOf(got[i].Packet) != reflect.TypeOf(wantType) {
+			t.Errorf("entry %d (%v) is a %T, want %T", i, got[i].Key, got[i].Packet, wantType)
+		}
+	}
 
 	// A replacement may also go the other way (a caller rewriting a
 	// PUBLISH with DUP set, say): the last Put wins.
@@ -265,7 +350,7 @@ func testPubrelReplacesPublish(t *testing.T, h harness) {
 	requireLoad(t, s, want)
 
 	// PUBCOMP for 3.
-	require.NoError(t, s.Delete(out(3)))
+	mustDelete(t, s, out(3))
 	delete(want, out(3))
 	requireLoad(t, s, want)
 }
@@ -281,7 +366,7 @@ func testInbound(t *testing.T, h harness) {
 	put(t, s, want, out(42), &packets.Publish{QoS: packets.AtLeastOnce, TopicName: "t", PacketID: 42})
 	requireLoad(t, s, want)
 	// PUBREL for 42.
-	require.NoError(t, s.Delete(in(42)))
+	mustDelete(t, s, in(42))
 	delete(want, in(42))
 	requireLoad(t, s, want)
 	// Put again under the same key (a retransmitted PUBLISH after PUBREC
@@ -298,19 +383,21 @@ func testDelete(t *testing.T, h harness) {
 	}
 	put(t, s, want, in(9), &packets.Pubrec{PacketID: 9})
 
-	require.NoError(t, s.Delete(out(2)))
+	mustDelete(t, s, out(2))
 	delete(want, out(2))
 	requireLoad(t, s, want)
 
 	// Missing keys, and deleting twice, are not errors.
 	for _, k := range []store.Key{out(2), out(99), out(math.MaxUint64), in(2), in(0xffff), {Dir: store.Inbound}, {}} {
-		assert.NoError(t, s.Delete(k), "Delete(%v)", k)
+		if err := s.Delete(k); err != nil {
+			t.Errorf("Delete(%v): %v", k, err)
+		}
 	}
 	requireLoad(t, s, want)
 
 	// A deleted key can be used again.
 	put(t, s, want, out(2), &packets.Publish{QoS: packets.ExactlyOnce, TopicName: "d", PacketID: 20})
-	require.NoError(t, s.Delete(in(9)))
+	mustDelete(t, s, in(9))
 	delete(want, in(9))
 	requireLoad(t, s, want)
 }
@@ -322,7 +409,9 @@ func testReset(t *testing.T, h harness) {
 		put(t, s, nil, in(uint16(seq)), &packets.Pubrec{PacketID: uint16(seq)})
 	}
 	put(t, s, nil, out(2), &packets.Pubrel{PacketID: 2})
-	require.NoError(t, s.Reset())
+	if err := s.Reset(); err != nil {
+		t.Fatalf("Reset: %v", err)
+	}
 	requireLoad(t, s, nil)
 
 	want := make(map[store.Key]packets.Packet)
@@ -333,16 +422,37 @@ func testReset(t *testing.T, h harness) {
 func testClose(t *testing.T, h harness) {
 	s := h.new(t)
 	put(t, s, nil, out(1), &packets.Publish{QoS: packets.AtLeastOnce, TopicName: "c", PacketID: 1})
-	require.NoError(t, s.Close())
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
 
-	assert.ErrorIs(t, s.Put(out(2), &packets.Publish{QoS: packets.AtLeastOnce, TopicName: "c", PacketID: 2}), store.ErrClosed, "Put")
-	assert.ErrorIs(t, s.Put(out(3), &packets.Puback{PacketID: 3}), store.ErrClosed, "Put of an invalid packet")
-	assert.ErrorIs(t, s.Delete(out(1)), store.ErrClosed, "Delete")
+	wantClosed(t, "Put", s.Put(out(2), &packets.Publish{QoS: packets.AtLeastOnce, TopicName: "c", PacketID: 2}))
+	wantClosed(t, "Put of an invalid packet", s.Put(out(3), &packets.Puback{PacketID: 3}))
+	wantClosed(t, "Delete", s.Delete(out(1)))
 	got, err := s.Load()
-	assert.ErrorIs(t, err, store.ErrClosed, "Load")
-	assert.Nil(t, got, "Load")
-	assert.ErrorIs(t, s.Reset(), store.ErrClosed, "Reset")
-	assert.ErrorIs(t, s.Close(), store.ErrClosed, "second Close")
+	wantClosed(t, "Load", err)
+	if got != nil {
+		t.Errorf("Load after Close returned %d entries in a non-nil slice, want nil", len(got))
+	}
+	wantClosed(t, "Reset", s.Reset())
+	wantClosed(t, "second Close", s.Close())
+}
+
+// wantClosed checks that err, returned by op on a closed store, is
+// store.ErrClosed.
+func wantClosed(t *testing.T, op string, err error) {
+	t.Helper()
+	if !errors.Is(err, store.ErrClosed) {
+		t.Errorf("%s after Close: error %v, want store.ErrClosed", op, err)
+	}
+}
+
+// mustDelete deletes k and stops the test if that fails.
+func mustDelete(t *testing.T, s store.Store, k store.Key) {
+	t.Helper()
+	if err := s.Delete(k); err != nil {
+		t.Fatalf("Delete(%v): %v", k, err)
+	}
 }
 
 func testInvalid(t *testing.T, h harness) {
@@ -384,9 +494,11 @@ func testInvalid(t *testing.T, h harness) {
 		{"direction 3", store.Key{Dir: 3, Seq: 1}, valid},
 	} {
 		err := s.Put(tc.k, tc.p)
-		assert.ErrorIs(t, err, store.ErrInvalid, tc.name)
-		if err != nil {
-			assert.Regexp(t, `^store: `, err.Error(), tc.name)
+		if !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("%s: Put returned %v, want store.ErrInvalid", tc.name, err)
+		}
+		if err != nil && !strings.HasPrefix(err.Error(), "store: ") {
+			t.Errorf("%s: error %q does not start with \"store: \"", tc.name, err)
 		}
 	}
 	// A refused Put leaves what was stored under its key.
@@ -397,7 +509,9 @@ func testCallerOwnsMemory(t *testing.T, h harness) {
 	s := h.new(t)
 	payload := []byte("original payload")
 	p := &packets.Publish{QoS: packets.AtLeastOnce, TopicName: "own", PacketID: 5, Payload: payload}
-	require.NoError(t, s.Put(out(1), p))
+	if err := s.Put(out(1), p); err != nil {
+		t.Fatalf("Put: %v", err)
+	}
 	want := map[store.Key]packets.Packet{
 		out(1): &packets.Publish{QoS: packets.AtLeastOnce, TopicName: "own", PacketID: 5, Payload: []byte("original payload")},
 	}
@@ -416,7 +530,9 @@ func testCallerOwnsMemory(t *testing.T, h harness) {
 	pub.Payload = append(pub.Payload, "more"...)
 	pub.TopicName = "changed too"
 	requireLoad(t, s, want)
-	assert.Equal(t, []byte("original payload"), got2[0].Packet.(*packets.Publish).Payload)
+	if p := got2[0].Packet.(*packets.Publish).Payload; !bytes.Equal(p, []byte("original payload")) {
+		t.Errorf("changing what one Load returned changed another's payload to %q", p)
+	}
 }
 
 func testConcurrent(t *testing.T, h harness) {
@@ -505,9 +621,9 @@ func testReopenKeepsEntries(t *testing.T, h harness) {
 	put(t, s, want, in(1), &packets.Pubrec{PacketID: 1})
 	put(t, s, want, in(0xffff), &packets.Pubrec{PacketID: 0xffff})
 	put(t, s, want, in(2), &packets.Pubrec{PacketID: 2})
-	require.NoError(t, s.Delete(in(2)))
+	mustDelete(t, s, in(2))
 	delete(want, in(2))
-	require.NoError(t, s.Delete(out(10)))
+	mustDelete(t, s, out(10))
 	delete(want, out(10))
 
 	s = h.again(t, s)
@@ -515,7 +631,7 @@ func testReopenKeepsEntries(t *testing.T, h harness) {
 
 	// The reopened store works, and its changes survive another reopen.
 	put(t, s, want, out(12), &packets.Pubrel{PacketID: 12})
-	require.NoError(t, s.Delete(in(1)))
+	mustDelete(t, s, in(1))
 	delete(want, in(1))
 	put(t, s, want, in(3), &packets.Pubrec{PacketID: 3})
 	s = h.again(t, s)
@@ -529,7 +645,9 @@ func testReopenAfterReset(t *testing.T, h harness) {
 		put(t, s, nil, out(seq), &packets.Publish{QoS: packets.ExactlyOnce, TopicName: "r", PacketID: uint16(seq)})
 		put(t, s, nil, in(uint16(seq)), &packets.Pubrec{PacketID: uint16(seq)})
 	}
-	require.NoError(t, s.Reset())
+	if err := s.Reset(); err != nil {
+		t.Fatalf("Reset: %v", err)
+	}
 	s = h.again(t, s)
 	requireLoad(t, s, nil)
 
