@@ -176,3 +176,57 @@ func TestGoldenCompiles(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", out)
 }
+
+// TestPayload: a packet can be skipped unread (and gets headerString) only
+// when it ends in a rest field that no rule constrains.
+func TestPayload(t *testing.T) {
+	base, err := os.ReadFile("testdata/small.json")
+	require.NoError(t, err)
+	body := `{"name": "Body", "kind": "rest", "doc": "Body is the rest."}`
+	secret := `{"name": "Secret", "kind": "binary", "sensitive": true, "doc": "Secret is never printed."}`
+	tests := []struct {
+		name string
+		old  string
+		new  string
+		want bool
+	}{
+		{"unconstrained rest", "", "", true},
+		{"rest present on a condition", body, `{"name": "Body", "kind": "rest", "doc": "Body is the rest.", "present": {"field": "Level", "ne": 0}, "absentRule": "R-12"}`, false},
+		{"rest named by a constraint", `"require": {"field": "Loud", "is": "unset"}`, `"require": {"field": "Body", "is": "unset"}`, false},
+		{"no rest", secret + ",\n        " + body, secret, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Contains(t, string(base), tt.old, "test case no longer matches testdata/small.json")
+			spec, err := parseSpec("small.json", []byte(strings.Replace(string(base), tt.old, tt.new, 1)))
+			require.NoError(t, err)
+			var hello, list *Packet
+			for _, p := range spec.Packets {
+				switch p.Name {
+				case "Hello":
+					hello = p
+				case "List":
+					list = p
+				}
+			}
+			assert.Nil(t, list.payload(), "a packet ending in a list")
+			assert.Equal(t, tt.want, hello.payload() != nil)
+
+			files, err := render(spec, "gen -spec small.json")
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, strings.Contains(string(files["hello_gen.go"]), "func (p *Hello) headerString() string"))
+			assert.NotContains(t, string(files["list_gen.go"]), "headerString")
+		})
+	}
+
+	// In MQTT 3.1.1 only PUBLISH ends in an unconstrained payload.
+	spec, err := loadSpec("../packets/spec/mqtt311.json")
+	require.NoError(t, err)
+	var skippable []string
+	for _, p := range spec.Packets {
+		if p.payload() != nil {
+			skippable = append(skippable, p.Name)
+		}
+	}
+	assert.Equal(t, []string{"Publish"}, skippable)
+}

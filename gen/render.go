@@ -276,7 +276,17 @@ func (r *renderer) packetFile(p *Packet) *jen.File {
 	f.Line()
 
 	f.Comment("String describes the packet for logs. Credentials are never shown.")
-	f.Func().Params(recv.Clone()).Id("String").Params().String().BlockFunc(pk.str)
+	f.Func().Params(recv.Clone()).Id("String").Params().String().BlockFunc(func(g *jen.Group) { pk.str(g, nil) })
+
+	// func (p *Publish) headerString() string { ...as String, without Payload... }
+	if pl := p.payload(); pl != nil {
+		f.Line()
+		f.Add(comments(fmt.Sprintf("headerString describes the packet as String does, leaving out %[1]s.\n"+
+			"Having it marks the packet as one a Reader can skip when it is too large:\n"+
+			"no rule constrains %[1]s, so the fields before it are decoded and checked,\n"+
+			"and %[1]s is discarded unread.", pl.Name)))
+		f.Func().Params(recv.Clone()).Id("headerString").Params().String().BlockFunc(func(g *jen.Group) { pk.str(g, pl) })
+	}
 	return f
 }
 
@@ -910,13 +920,17 @@ func (pk *packetRenderer) decodeScalarElem(g *jen.Group, fd *Field, s site) {
 	pk.decodeChecks(g, fd.Checks, jen.Id("v"), s.self())
 }
 
-// str emits String: w := fieldWriter{}; w.open("PUBLISH"); w.uint("QoS", ...); ...; return w.close()
-func (pk *packetRenderer) str(g *jen.Group) {
+// str emits String, or headerString when omit names the payload field:
+// w := newFieldWriter("PUBLISH"); w.uint("QoS", ...); ...; return w.close()
+func (pk *packetRenderer) str(g *jen.Group, omit *Field) {
 	g.Id("w").Op(":=").Id("newFieldWriter").Call(jen.Lit(typeString(pk.r, pk.p.Type)))
 	for _, b := range pk.p.Flags.Bits {
 		g.Add(pk.r.printBit(b, field))
 	}
 	for _, fd := range pk.p.Fields {
+		if fd == omit {
+			continue
+		}
 		stmts := pk.r.printField(fd, field)
 		if fd.Present != nil {
 			g.If(pk.cond(fd.Present)).Block(stmts...)

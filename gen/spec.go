@@ -116,6 +116,33 @@ type Constraint struct {
 	Require *Cond  `json:"require"`
 }
 
+// payload returns the packet's last field when it is a payload no rule
+// constrains: of kind rest, always present, without checks, and named by no
+// condition or constraint. Its value cannot make a packet malformed, so a
+// Reader can decode the fields before it and discard it unread; gen marks
+// such packets with a headerString method. It returns nil otherwise.
+func (p *Packet) payload() *Field {
+	if len(p.Fields) == 0 {
+		return nil
+	}
+	pl := p.Fields[len(p.Fields)-1]
+	if pl.Kind != kindRest || pl.Present != nil || len(pl.Checks) > 0 {
+		return nil
+	}
+	names := func(c *Cond) bool { return c != nil && c.Field == pl.Name }
+	for _, fd := range p.Fields {
+		if names(fd.Present) {
+			return nil
+		}
+	}
+	for _, c := range p.Constraints {
+		if c.Field == pl.Name || names(c.When) || names(c.Require) {
+			return nil
+		}
+	}
+	return pl
+}
+
 // Cond is a test on one field: Is "set"/"unset", or equality with Eq or Ne
 // (a number, or a string for string fields).
 type Cond struct {

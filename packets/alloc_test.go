@@ -90,3 +90,29 @@ func TestAllocsDecode(t *testing.T) {
 		assert.LessOrEqual(t, allocs, c.budget, "Decode of %T", c.p)
 	}
 }
+
+// TestAllocsEncodeAcks: the acks a read loop sends for every QoS 1 and 2
+// message, a value on the stack appended into a buffer with room, allocate
+// nothing. TestAllocsEncode covers them behind the Packet interface.
+func TestAllocsEncodeAcks(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		wire   string
+		encode func(dst []byte) ([]byte, error)
+	}{
+		{"PUBACK", `40 02 00 01`, func(dst []byte) ([]byte, error) { p := Puback{PacketID: 1}; return p.Append(dst) }},
+		{"PUBREC", `50 02 00 01`, func(dst []byte) ([]byte, error) { p := Pubrec{PacketID: 1}; return p.Append(dst) }},
+		{"PUBREL", `62 02 00 01`, func(dst []byte) ([]byte, error) { p := Pubrel{PacketID: 1}; return p.Append(dst) }},
+		{"PUBCOMP", `70 02 00 01`, func(dst []byte) ([]byte, error) { p := Pubcomp{PacketID: 1}; return p.Append(dst) }},
+	} {
+		buf := make([]byte, 0, 16)
+		allocs := testing.AllocsPerRun(100, func() {
+			var err error
+			if buf, err = c.encode(buf[:0]); err != nil {
+				panic(err)
+			}
+		})
+		assert.Zero(t, allocs, "%s.Append from a stack value into a buffer with room", c.name)
+		assert.Equal(t, mustHex(c.wire), buf, c.name)
+	}
+}

@@ -24,6 +24,13 @@
 // Lengths are checked against the limit before any buffer grows; nothing
 // panics on hostile input.
 //
+// A packet over a Reader's limit leaves the stream out of step, and the
+// connection must be closed. With Reader.SetSkipOversizePublish a PUBLISH
+// over the limit is instead read through without its payload being buffered,
+// and reported as an *OversizeError carrying the PUBLISH without its payload
+// (topic, QoS, packet identifier), so that the caller can acknowledge it and
+// read on.
+//
 // # Memory
 //
 // Byte slices in a packet from Decode alias the input slice. A packet from

@@ -7,15 +7,17 @@ import (
 )
 
 // Sentinel errors. Every error returned by this package is either one of
-// these or an *Error that wraps one of them, so callers can classify failures
-// with errors.Is.
+// these, an *Error that wraps one of them, or an *OversizeError (which wraps
+// ErrTooLarge), so callers can classify failures with errors.Is.
 var (
 	// ErrMalformed reports bytes that do not form a valid MQTT control packet,
 	// or a packet value that cannot be encoded because MQTT forbids it.
 	ErrMalformed = errors.New("malformed packet")
 
 	// ErrTooLarge reports a packet whose Remaining Length exceeds the
-	// reader's maximum packet size. It is returned before any buffer grows.
+	// reader's maximum packet size. It is returned before any buffer grows,
+	// wrapped in an *Error or, from a Reader that skips oversize PUBLISH
+	// packets, an *OversizeError.
 	ErrTooLarge = errors.New("packet too large")
 )
 
@@ -108,3 +110,64 @@ func newError(op string, t Type, field string, off int, rule string, why error) 
 	}
 	return e
 }
+
+// OversizeError reports a packet whose Remaining Length exceeds a Reader's
+// limit (see Reader.SetSkipOversizePublish). It wraps ErrTooLarge.
+//
+// When Skipped is true the packet was read through: the fields before its
+// payload were decoded and checked as for any packet, the payload was
+// discarded without being buffered, and the stream is still in step; the
+// next ReadPacket returns the packet after it. Packet holds what was decoded,
+// with the payload nil. For MQTT 3.1.1 it is always a *Publish, whose
+// TopicName names what was dropped and whose QoS and PacketID say how to
+// acknowledge it (PUBACK, or PUBREC and the PUBREL/PUBCOMP exchange that
+// follows) so that the sender stops redelivering it.
+//
+// When Skipped is false nothing past the fixed header was read, Packet is
+// nil, and the stream is out of step: the connection must be closed. Such an
+// error also matches errors.As with an *Error target, which receives the same
+// *Error a Reader that does not skip would have returned.
+type OversizeError struct {
+	Type    Type   // the control packet type from the fixed header
+	Size    int    // the Remaining Length the fixed header claims
+	Limit   int    // the Reader's maximum packet size
+	Packet  Packet // the skipped packet without its payload; nil unless Skipped
+	Skipped bool   // whether the packet was read through and the stream is in step
+}
+
+// Error names the packet, its size and the limit, and for a skipped packet
+// the fields read, as in
+// `packets: skipped PUBLISH{Dup:false QoS:1 Retain:false TopicName:"a/b" PacketID:7}:
+// remaining length 3145743 exceeds the limit of 262144 bytes`. When the packet
+// was not skipped the message is the one the equivalent *Error gives.
+func (e *OversizeError) Error() string {
+	if !e.Skipped {
+		return e.asError().Error()
+	}
+	desc := e.Type.String()
+	switch p := e.Packet.(type) {
+	case skippable:
+		desc = p.headerString()
+	case Packet:
+		desc = p.String()
+	}
+	return "packets: skipped " + desc + ": " + tooLargeReason(e.Size, e.Limit)
+}
+
+// Unwrap returns ErrTooLarge.
+func (e *OversizeError) Unwrap() error { return ErrTooLarge }
+
+// As lets errors.As find an *Error in an OversizeError that was not skipped:
+// it stores the *Error a Reader that does not skip would have returned, so
+// that code written for that Reader classifies the failure as before. A
+// skipped PUBLISH is not a defect of the stream and matches no *Error.
+func (e *OversizeError) As(target any) bool {
+	t, ok := target.(**Error)
+	if !ok || e.Skipped {
+		return false
+	}
+	*t = e.asError()
+	return true
+}
+
+func (e *OversizeError) asError() *Error { return tooLarge(e.Type, e.Size, e.Limit) }

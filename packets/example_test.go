@@ -61,6 +61,50 @@ func ExampleNewReader() {
 	// PINGRESP
 }
 
+func ExampleReader_SetSkipOversizePublish() {
+	var stream []byte
+	big := &packets.Publish{QoS: packets.AtLeastOnce, TopicName: "cam/1/jpeg", PacketID: 7, Payload: make([]byte, 100<<10)}
+	stream, _ = big.Append(stream)
+	small := &packets.Publish{TopicName: "cam/1/status", Payload: []byte("ok")}
+	stream, _ = small.Append(stream)
+
+	r := packets.NewReader(bytes.NewReader(stream))
+	r.SetMaxPacketSize(64 << 10)
+	r.SetSkipOversizePublish(true)
+	var acks []byte // what the read loop hands to the writer
+	for {
+		p, err := r.ReadPacket()
+		var oe *packets.OversizeError
+		switch {
+		case err == io.EOF:
+			fmt.Printf("acks: % x\n", acks)
+			return
+		case errors.As(err, &oe) && oe.Skipped:
+			// Report the message, and acknowledge it so that the broker
+			// does not send it again. The connection stays up.
+			pub := oe.Packet.(*packets.Publish)
+			fmt.Println(pub.TopicName, oe.Size, "bytes:", err)
+			switch pub.QoS {
+			case packets.AtLeastOnce:
+				ack := packets.Puback{PacketID: pub.PacketID}
+				acks, _ = ack.Append(acks)
+			case packets.ExactlyOnce:
+				ack := packets.Pubrec{PacketID: pub.PacketID}
+				acks, _ = ack.Append(acks)
+			}
+			continue
+		case err != nil:
+			fmt.Println("close the connection:", err)
+			return
+		}
+		fmt.Println(p)
+	}
+	// Output:
+	// cam/1/jpeg 102414 bytes: packets: skipped PUBLISH{Dup:false QoS:1 Retain:false TopicName:"cam/1/jpeg" PacketID:7}: remaining length 102414 exceeds the limit of 65536 bytes
+	// PUBLISH{Dup:false QoS:0 Retain:false TopicName:"cam/1/status" Payload:<2 bytes>}
+	// acks: 40 02 00 07
+}
+
 func ExampleError() {
 	// A PUBREL whose fixed header flags are 0000 instead of 0010.
 	_, _, err := packets.Decode([]byte{0x60, 0x02, 0x00, 0x01})

@@ -13,10 +13,16 @@ import (
 // fuzzReaderLimit is the Reader bound used by FuzzDecode.
 const fuzzReaderLimit = 1024
 
-// FuzzDecode feeds arbitrary bytes to Decode and to a bounded Reader.
-// Nothing may panic; every error is a classified *Error; every packet that
-// decodes re-encodes to the bytes it came from; and the Reader never grows
-// its buffer past its bound, whatever length a header claims.
+// fuzzSkipLimit is the bound of FuzzDecode's Reader that skips oversize
+// PUBLISH packets: small, so that most seeds have one.
+const fuzzSkipLimit = 32
+
+// FuzzDecode feeds arbitrary bytes to Decode, to a bounded Reader and to a
+// Reader that skips oversize PUBLISH packets. Nothing may panic; every error
+// is a classified *Error; every packet that decodes re-encodes to the bytes
+// it came from; the Readers never grow their buffer past their bound,
+// whatever length a header claims; and a skipped PUBLISH leaves the stream
+// where Decode says the packet ends.
 //
 // Seeds are every row of the codec table and every hostile row of the
 // malformed table, plus the files in testdata/fuzz/FuzzDecode.
@@ -42,6 +48,7 @@ func FuzzDecode(f *testing.F) {
 			requireReencodes(t, data[:n], p)
 		}
 		checkBoundedReader(t, data)
+		checkSkippingReader(t, data)
 	})
 }
 
@@ -126,6 +133,82 @@ func checkBoundedReader(t *testing.T, data []byte) {
 	// bufio's 4 KiB, the body buffer, copies of strings (at most a small
 	// multiple of the input) and list growth in SUBSCRIBE/UNSUBSCRIBE.
 	bound := uint64(4096 + fuzzReaderLimit + 32<<10 + 8*len(data))
+	require.Less(t, after.TotalAlloc-before.TotalAlloc, bound, "bytes allocated reading %d bytes", len(data))
+}
+
+// checkSkippingReader reads data with a Reader limited to fuzzSkipLimit that
+// skips oversize PUBLISH packets, and walks data with Decode beside it. Each
+// packet the Reader returns is the one Decode finds at the same place. Each
+// skipped PUBLISH is one Decode accepts whole, equal to it but for the
+// payload, and the Reader goes on after its last byte. A defect in a
+// packet that data holds whole is the one Decode reports. Memory stays
+// bounded as in checkBoundedReader.
+func checkSkippingReader(t *testing.T, data []byte) {
+	t.Helper()
+	r := NewReader(bytes.NewReader(data))
+	r.SetMaxPacketSize(fuzzSkipLimit)
+	r.SetSkipOversizePublish(true)
+
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	off := 0
+	for {
+		p, err := r.ReadPacket()
+		require.LessOrEqual(t, cap(r.buf), fuzzSkipLimit, "Reader buffer beyond its bound")
+		if err == io.EOF {
+			require.Equal(t, len(data), off, "io.EOF only between packets")
+			break
+		}
+		require.Less(t, off, len(data), "a packet or an error past the end of the input")
+		want, n, derr := Decode(data[off:])
+		whole := derr == nil || !errors.Is(derr, io.ErrUnexpectedEOF)
+
+		var oe *OversizeError
+		switch {
+		case err == nil:
+			require.NoError(t, derr, "Reader returned %v at offset %d", p, off)
+			require.Equal(t, want, p, "offset %d", off)
+			require.LessOrEqual(t, n-1-remainingLengthBytes(data[off:]), fuzzSkipLimit)
+			off += n
+			continue
+		case errors.As(err, &oe) && oe.Skipped:
+			require.Nil(t, p)
+			require.ErrorIs(t, err, ErrTooLarge)
+			require.NoError(t, derr, "skipped at offset %d: %v", off, err)
+			pub, ok := want.(*Publish)
+			require.True(t, ok, "skipped a %T", want)
+			head := *pub
+			head.Payload = nil
+			require.Equal(t, OversizeError{
+				Type: TypePublish, Size: n - 1 - remainingLengthBytes(data[off:]), Limit: fuzzSkipLimit,
+				Packet: &head, Skipped: true,
+			}, *oe)
+			require.Greater(t, oe.Size, fuzzSkipLimit)
+			off += n
+			continue
+		case oe != nil:
+			// Not skipped: an oversize packet of another type.
+			require.Nil(t, p)
+			require.NotEqual(t, TypePublish, oe.Type)
+			require.Greater(t, oe.Size, fuzzSkipLimit)
+			requireDecodeError(t, err)
+		default:
+			require.Nil(t, p)
+			if !errors.Is(err, io.ErrUnexpectedEOF) || whole {
+				requireDecodeError(t, err)
+			}
+			if whole {
+				require.Error(t, derr, "Reader failed at offset %d on a packet Decode accepts: %v", off, err)
+				require.Equal(t, derr.Error(), err.Error(), "offset %d", off)
+			}
+		}
+		break
+	}
+	runtime.ReadMemStats(&after)
+	// As in checkBoundedReader: bufio's 4 KiB, the body buffer, strings
+	// (topics included) and a topic copied out in chunks when it is longer
+	// than the bufio buffer.
+	bound := uint64(4096 + fuzzSkipLimit + 32<<10 + 8*len(data))
 	require.Less(t, after.TotalAlloc-before.TotalAlloc, bound, "bytes allocated reading %d bytes", len(data))
 }
 

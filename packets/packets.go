@@ -119,10 +119,14 @@ func decodePacket(reuse *[16]Packet, first byte, body []byte, header int) (Packe
 	return p, nil
 }
 
-func tooLarge(t Type, n, limit int) error {
+func tooLarge(t Type, n, limit int) *Error {
 	e := newError(opDecode, t, "RemainingLength", 1, "", ErrTooLarge)
-	e.Reason = "remaining length " + itoa(n) + " exceeds the limit of " + itoa(limit) + " bytes"
+	e.Reason = tooLargeReason(n, limit)
 	return e
+}
+
+func tooLargeReason(n, limit int) string {
+	return "remaining length " + itoa(n) + " exceeds the limit of " + itoa(limit) + " bytes"
 }
 
 // eofInPacket reports a stream that ended off bytes into a packet the way

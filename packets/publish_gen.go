@@ -182,3 +182,19 @@ func (p *Publish) String() string {
 	w.bytes("Payload", p.Payload)
 	return w.close()
 }
+
+// headerString describes the packet as String does, leaving out Payload.
+// Having it marks the packet as one a Reader can skip when it is too large:
+// no rule constrains Payload, so the fields before it are decoded and checked,
+// and Payload is discarded unread.
+func (p *Publish) headerString() string {
+	w := newFieldWriter("PUBLISH")
+	w.bool("Dup", p.Dup)
+	w.uint("QoS", uint64(p.QoS))
+	w.bool("Retain", p.Retain)
+	w.str("TopicName", p.TopicName)
+	if p.QoS != 0 {
+		w.uint("PacketID", uint64(p.PacketID))
+	}
+	return w.close()
+}

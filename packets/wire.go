@@ -103,6 +103,13 @@ type decoder struct {
 	b    []byte // body: the bytes after the fixed header
 	off  int    // read position within b
 	base int    // length of the fixed header
+
+	// head is set when b may hold only the start of the body, for a Reader
+	// skipping a packet too large to buffer: rest then returns nil, so the
+	// payload is left out, and short records that a field ran past the end
+	// of b, so that more of the body may complete it.
+	head  bool
+	short bool
 }
 
 // pos is the current offset from the start of the packet.
@@ -112,6 +119,7 @@ func (d *decoder) remaining() int { return len(d.b) - d.off }
 
 func (d *decoder) byte() (byte, error) {
 	if d.off >= len(d.b) {
+		d.short = true
 		return 0, errTruncated
 	}
 	v := d.b[d.off]
@@ -121,6 +129,7 @@ func (d *decoder) byte() (byte, error) {
 
 func (d *decoder) uint16() (uint16, error) {
 	if len(d.b)-d.off < 2 {
+		d.short = true
 		return 0, errTruncated
 	}
 	v := uint16(d.b[d.off])<<8 | uint16(d.b[d.off+1])
@@ -135,6 +144,7 @@ func (d *decoder) binary() ([]byte, error) {
 		return nil, err
 	}
 	if len(d.b)-d.off < int(n) {
+		d.short = true
 		return nil, errTruncated
 	}
 	v := d.b[d.off : d.off+int(n) : d.off+int(n)]
@@ -152,8 +162,13 @@ func (d *decoder) string() (string, error) {
 }
 
 // rest returns everything not yet consumed. The slice aliases the packet
-// buffer.
+// buffer. In head mode it returns nil: what b holds of the payload is not all
+// of it.
 func (d *decoder) rest() []byte {
+	if d.head {
+		d.off = len(d.b)
+		return nil
+	}
 	v := d.b[d.off:len(d.b):len(d.b)]
 	d.off = len(d.b)
 	return v
