@@ -52,6 +52,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -90,7 +91,8 @@ type usageError struct{ msg string }
 func (e usageError) Error() string { return e.msg }
 
 const (
-	// childEnv tells a child process what to measure: "library,addr,n".
+	// childEnv tells a child process what to measure:
+	// "library,addr,n[,memprofile]".
 	childEnv = "FEEDMQ_BENCH_IDLE"
 	// quickEnv, set to anything but "" or "0", selects -quick.
 	quickEnv = "BENCH_QUICK"
@@ -109,6 +111,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	n := fs.Int("n", 1000, "connections per library")
 	count := fs.Int("count", 5, "repetitions; the table shows medians")
+	memprofile := fs.String("memprofile", "", "write heap profiles to `prefix`-<library>-connected.pprof and -after.pprof (last repetition's)")
 	quick := fs.Bool("quick", os.Getenv(quickEnv) != "" && os.Getenv(quickEnv) != "0",
 		"20 connections, one repetition: a smoke test (default from "+quickEnv+")")
 	if err := fs.Parse(args); err != nil {
@@ -143,7 +146,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		for _, lib := range libraries {
 			cctx, cancel := context.WithTimeout(ctx, childTimeout)
 			cmd := exec.CommandContext(cctx, exe)
-			cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s,%s,%d", childEnv, lib, broker.Addr(), *n))
+			spec := fmt.Sprintf("%s,%s,%d", lib, broker.Addr(), *n)
+			if *memprofile != "" {
+				spec += "," + *memprofile
+			}
+			cmd.Env = append(os.Environ(), childEnv+"="+spec)
 			var out bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &out, stderr
 			err := cmd.Run()
@@ -271,19 +278,33 @@ func connect(ctx context.Context, lib, addr string, i int) (conn, error) {
 	return nil, fmt.Errorf("unknown library %q", lib)
 }
 
-// childMain measures one library as spec ("library,addr,n") says and
-// prints the measurement on one line.
+// childMain measures one library as spec ("library,addr,n[,memprofile]")
+// says and prints the measurement on one line.
 func childMain(spec string, stdout, stderr io.Writer) int {
 	parts := strings.Split(spec, ",")
 	n, err := 0, error(nil)
-	if len(parts) == 3 {
+	if len(parts) == 3 || len(parts) == 4 {
 		n, err = strconv.Atoi(parts[2])
 	}
-	if len(parts) != 3 || err != nil {
+	if len(parts) < 3 || len(parts) > 4 || err != nil {
 		fmt.Fprintf(stderr, "idle: bad %s=%q\n", childEnv, spec)
 		return 2
 	}
 	lib, addr := parts[0], parts[1]
+	profile := func(string) error { return nil }
+	if len(parts) == 4 {
+		profile = func(when string) error {
+			f, err := os.Create(fmt.Sprintf("%s-%s-%s.pprof", parts[3], lib, when))
+			if err != nil {
+				return err
+			}
+			if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+				f.Close()
+				return err
+			}
+			return f.Close()
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), childTimeout)
 	defer cancel()
 
@@ -299,6 +320,10 @@ func childMain(spec string, stdout, stderr io.Writer) int {
 		conns = append(conns, c)
 	}
 	m.connected = take()
+	if err := profile("connected"); err != nil {
+		fmt.Fprintf(stderr, "idle: %v\n", err)
+		return 1
+	}
 	for i, c := range conns {
 		if err := c.disconnect(ctx); err != nil {
 			fmt.Fprintf(stderr, "idle: %s: disconnect %d: %v\n", lib, i, err)
@@ -312,6 +337,10 @@ func childMain(spec string, stdout, stderr io.Writer) int {
 		time.Sleep(10 * time.Millisecond) // polling a count no channel reports
 	}
 	m.lateGoroutines = runtime.NumGoroutine()
+	if err := profile("after"); err != nil {
+		fmt.Fprintf(stderr, "idle: %v\n", err)
+		return 1
+	}
 	fmt.Fprintln(stdout, m.String())
 	return 0
 }
