@@ -40,6 +40,6 @@
 //
 // Run them, and print medians and ratios, with
 //
-//	bench/client/run.sh                 # 5 repetitions, about 7 minutes
+//	bench/client/run.sh                 # 5 repetitions, 6 to 9 minutes
 //	BENCH_QUICK=1 bench/client/run.sh   # one iteration of each
 package client

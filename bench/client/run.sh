@@ -3,7 +3,7 @@
 # mosquitto) five times, each repetition running every benchmark once with
 # the libraries back to back, and prints a table of medians with the ratios
 # paho/feedmq and pahogolang/feedmq and their spread (above 1: feedmq is
-# faster). A full run takes about seven minutes on two cores.
+# faster). A full run takes 6 to 9 minutes on two shared cores.
 #
 # Usage, from anywhere:
 #
@@ -18,4 +18,4 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.." # the bench module
 
-exec go run ./cmd/ratios -pkg ./client/ -count 5 -benchtime 400ms "$@"
+exec go run ./cmd/ratios -pkg ./client/ -count 5 -benchtime 300ms "$@"
