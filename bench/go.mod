@@ -3,6 +3,7 @@ module github.com/feedmq/feedmq/bench
 go 1.26.0
 
 require (
+	github.com/eclipse/paho.golang v0.23.0
 	github.com/eclipse/paho.mqtt.golang v1.5.1
 	github.com/feedmq/feedmq v0.0.0
 	github.com/mochi-mqtt/server/v2 v2.7.9

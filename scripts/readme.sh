@@ -5,7 +5,13 @@
 #
 # Two commands need the module published, which it is not from this
 # machine; they are run against the checkout instead, as noted below.
+#
+# The benchmark commands run in quick mode (BENCH_QUICK=1: one iteration of
+# each benchmark, one repetition, a few connections), which checks that
+# they work in a few seconds; measuring is for a person, with the full
+# commands. BENCH_QUICK=0 ./scripts/readme.sh runs them in full.
 set -euo pipefail
+export BENCH_QUICK=${BENCH_QUICK:-1}
 cd "$(dirname "$0")/.."
 root=$PWD
 work=$(mktemp -d)
@@ -87,6 +93,8 @@ run() {
     bench/client/run.sh ;;
   "cd bench && go run ./cmd/ratios")
     (cd bench && go run ./cmd/ratios) ;;
+  "cd bench && go run ./cmd/idle")
+    (cd bench && go run ./cmd/idle) ;;
   "go generate ./packets")
     go generate ./packets
     git diff --exit-code --stat -- packets || { echo "go generate changed packets/"; exit 1; } ;;

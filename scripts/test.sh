@@ -74,8 +74,10 @@ step "every command in README.md"
 ./scripts/readme.sh
 
 if [ -f bench/go.mod ]; then
-  step "benchmark module builds and runs once"
-  (cd bench && go vet ./... && go test -run='^$' -bench=. -benchtime=1x ./... >/dev/null)
+  step "benchmark module: its tools' tests, and every benchmark once"
+  (cd bench && go vet ./... && go mod tidy -diff &&
+    go test -race -count=1 ./cmd/... ./internal/... &&
+    go test -run='^$' -bench=. -benchtime=1x ./... >/dev/null)
 fi
 echo
 echo "all checks passed"

@@ -1,27 +1,45 @@
-// Package client holds benchmarks, and nothing else, that compare publishing
-// with feedmq's client and with github.com/eclipse/paho.mqtt.golang (v1.5.1)
-// against the same real mosquitto on loopback: one 64-byte message to a
-// 20-byte topic per operation, at QoS 0, 1 and 2.
+// Package client holds benchmarks, and nothing else, that compare feedmq's
+// client with github.com/eclipse/paho.mqtt.golang (v1.5.1, "paho") and
+// github.com/eclipse/paho.golang (v0.23.0, its paho package, MQTT 5.0,
+// "pahogolang"), publishing and receiving 64-byte and 4 KiB messages on a
+// 20-byte topic at QoS 0, 1 and 2, through each library's public API only.
 //
-// BenchmarkPublishSync waits for every message's QoS flow to complete before
-// sending the next (feedmq Publish; paho Publish and Token.Wait), so it
-// measures the round trip. BenchmarkPublishAsync keeps up to asyncWindow
-// messages outstanding, waiting for the oldest when the window is full, and
-// then for all of them, so it measures throughput. Besides ns/op and
-// allocs/op each reports msgs/s and cpu-ns/op, the CPU time this process
-// (the client, not mosquitto) spent per message, which the noise of a
-// shared machine moves less than wall time. Sub-benchmarks are named
-// qos<q>/feedmq and qos<q>/paho so that the rows pair up.
+// Sub-benchmarks are named Benchmark<Op>/qos<q>-<size>/<library> so that
+// bench/cmd/ratios pairs them. Besides ns/op, B/op and allocs/op, each
+// reports msgs/s and cpu-ns/op, the CPU time this process (the client, not
+// the broker) spent per message, which the noise of a shared machine moves
+// less than wall time.
 //
-// One mosquitto serves the whole benchmark process: the first benchmark
-// starts it and TestMain stops it. Nobody subscribes to the benchmark topic,
-// so the broker only acknowledges. Before timing, each benchmark checks that
-// its client really delivers: a feedmq subscriber must receive one message
-// it publishes on the benchmark topic, with the benchmark's QoS. After
-// timing, each waits until mosquitto has caught up with the client (a QoS 0
-// message is done once written), so no backlog loads the next benchmark.
+// Client-only benchmarks run against the sink broker (package
+// bench/internal/sink), which answers every packet at once from a child
+// process of its own, so that their numbers are the client's:
+//
+//   - BenchmarkSinkPublish: one goroutine publishes and waits for each
+//     message's flow (feedmq Publish, paho Publish and Token.Wait,
+//     paho.golang Publish).
+//   - BenchmarkSinkPublishParallel: the same blocking calls from 64
+//     goroutines sharing one client.
+//   - BenchmarkSinkPublishAsync: up to asyncWindow messages outstanding
+//     (feedmq PublishAsync, paho tokens; paho.golang has no way to learn when
+//     an asynchronous publish completes, so it has no row).
+//   - BenchmarkSinkReceive: the sink floods b.N messages, at QoS 1 and 2
+//     with floodWindow unacknowledged at most, and a handler counts them.
+//
+// Through a real mosquitto on loopback (one per benchmark process, started
+// by the first benchmark that needs it), with feedmq and paho:
+//
+//   - BenchmarkMosquittoPublish: one message at a time, waiting for each.
+//   - BenchmarkMosquittoPublishAsync: up to asyncWindow outstanding.
+//
+// Nobody subscribes there, so the broker only acknowledges; before timing,
+// each checks that its client really delivers (a feedmq subscriber must
+// receive one message it publishes, with the benchmark's QoS). After timing,
+// every publish benchmark waits until the broker has caught up with the
+// client (a QoS 0 message is done once written), so no backlog loads the
+// next benchmark.
 //
 // Run them, and print medians and ratios, with
 //
-//	cd bench && ./client/run.sh
+//	bench/client/run.sh                 # 5 repetitions, 6 to 9 minutes
+//	BENCH_QUICK=1 bench/client/run.sh   # one iteration of each
 package client
