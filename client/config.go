@@ -138,8 +138,12 @@ type Config struct {
 	// MaxPending) instead of failing them with ErrNotConnected.
 	QueueQoS0 bool
 
-	// MaxPacketSize bounds the packets the client accepts from the broker;
-	// a larger one closes the connection with packets.ErrTooLarge. Zero:
+	// MaxPacketSize bounds the packets the client accepts from the broker.
+	// A PUBLISH over it is skipped without being read into memory,
+	// acknowledged (so the broker does not send it again), counted in
+	// Stats.Oversize and reported to OnError with ErrMessageTooLarge; the
+	// connection stays up. Any other packet over it closes the connection
+	// with an error wrapping packets.ErrTooLarge. Zero:
 	// DefaultMaxPacketSize.
 	MaxPacketSize int
 

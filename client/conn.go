@@ -279,11 +279,19 @@ func (cn *conn) readLoop() {
 	c := cn.c
 	r := packets.NewReader(cn.nc)
 	r.SetMaxPacketSize(c.s.MaxPacketSize)
+	r.SetSkipOversizePublish(true)
 	for {
 		p, err := r.ReadPacket()
+		var oe *packets.OversizeError
+		if errors.As(err, &oe) && oe.Skipped {
+			err = c.in.oversize(cn, oe)
+		}
 		if err != nil {
 			cn.fail(readError(err))
 			return
+		}
+		if p == nil {
+			continue // an oversize PUBLISH, skipped
 		}
 		c.stats.packetsIn.Add(1)
 		if cn.ka != nil {

@@ -61,6 +61,12 @@ var (
 	// session.
 	ErrSlowConsumer = errors.New("client: handlers behind, message dropped")
 
+	// ErrMessageTooLarge reports, through Config.OnError, a message over
+	// Config.MaxPacketSize: it was skipped without being read into memory
+	// and acknowledged, so that the broker does not send it again; the
+	// error names its topic, QoS and size.
+	ErrMessageTooLarge = errors.New("client: message over MaxPacketSize skipped")
+
 	// ErrSubscriptionRefused reports a SUBACK failure code (0x80); see
 	// SubscribeError.
 	ErrSubscriptionRefused = errors.New("client: subscription refused by the broker")

@@ -92,6 +92,37 @@ func (in *inbound) receive(cn *conn, p *packets.Publish) error {
 	return c.delivery.deliver(cn, m, subs)
 }
 
+// oversize handles a PUBLISH over Config.MaxPacketSize that the reader
+// skipped without reading its payload: it is reported with its topic and
+// size, and acknowledged like a handled message so that the broker moves
+// on instead of sending it again on every connection. The connection stays
+// up.
+func (in *inbound) oversize(cn *conn, oe *packets.OversizeError) error {
+	c := in.c
+	p := oe.Packet.(*packets.Publish)
+	c.stats.packetsIn.Add(1)
+	c.stats.oversize.Add(1)
+	c.s.log.Warn("message over MaxPacketSize skipped", "topic", p.TopicName, "size", oe.Size, "limit", oe.Limit, "qos", int(p.QoS))
+	c.reportError(fmt.Errorf("%w: topic %q, QoS %d, remaining length %d, limit %d",
+		ErrMessageTooLarge, p.TopicName, p.QoS, oe.Size, oe.Limit))
+	switch p.QoS {
+	case AtLeastOnce:
+		return cn.sendAck(packets.TypePuback, p.PacketID)
+	case ExactlyOnce:
+		in.mu.Lock()
+		_, seen := in.qos2[p.PacketID]
+		if !seen {
+			in.qos2[p.PacketID] = false
+		}
+		in.mu.Unlock()
+		if _, err := in.record(p.PacketID); err != nil {
+			return fmt.Errorf("client: recording QoS 2 message %d: %w", p.PacketID, err)
+		}
+		return cn.sendAck(packets.TypePubrec, p.PacketID)
+	}
+	return nil
+}
+
 // dropped forgets a QoS 2 message the client did not keep, so that the
 // broker's redelivery is taken as new.
 func (in *inbound) dropped(m *Message) {
