@@ -168,20 +168,28 @@ func (o *Options) ClientConfig(out Output) (client.Config, error) {
 		}
 	}
 	cfg.OnConnectionLost = func(err error) {
-		// Say why a message never arrives: the connection drops on every
-		// packet above the limit, which is otherwise seen only with -d.
+		// Say why the connection dropped on a packet above the limit,
+		// which is otherwise seen only with -d.
 		if errors.Is(err, packets.ErrTooLarge) {
-			hint := ""
-			if o.Tool == Sub {
-				hint = " (see --max-packet-size)"
-			}
-			fmt.Fprintf(out.Errors, "Warning: %s%s\n", strings.TrimPrefix(err.Error(), "client: "), hint)
+			fmt.Fprintf(out.Errors, "Warning: %s%s\n", strings.TrimPrefix(err.Error(), "client: "), o.maxSizeHint())
 		}
 	}
 	cfg.OnError = func(err error) {
-		fmt.Fprintf(out.Errors, "Warning: %s\n", strings.TrimPrefix(err.Error(), "client: "))
+		hint := ""
+		if errors.Is(err, client.ErrMessageTooLarge) {
+			hint = o.maxSizeHint()
+		}
+		fmt.Fprintf(out.Errors, "Warning: %s%s\n", strings.TrimPrefix(err.Error(), "client: "), hint)
 	}
 	return cfg, nil
+}
+
+// maxSizeHint points mqtt-sub's users at the option that raises the limit.
+func (o *Options) maxSizeHint() string {
+	if o.Tool == Sub {
+		return " (see --max-packet-size)"
+	}
+	return ""
 }
 
 // tlsConfig loads the TLS files and applies --ciphers.
