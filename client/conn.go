@@ -282,9 +282,8 @@ func (cn *conn) readLoop() {
 	r.SetSkipOversizePublish(true)
 	for {
 		p, err := r.ReadPacket()
-		var oe *packets.OversizeError
-		if errors.As(err, &oe) && oe.Skipped {
-			err = c.in.oversize(cn, oe)
+		if err != nil {
+			err = c.in.skipped(cn, err)
 		}
 		if err != nil {
 			cn.fail(readError(err))

@@ -4,6 +4,7 @@
 package client
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -90,6 +91,16 @@ func (in *inbound) receive(cn *conn, p *packets.Publish) error {
 		return nil
 	}
 	return c.delivery.deliver(cn, m, subs)
+}
+
+// skipped handles a read error that is an oversize PUBLISH the reader
+// skipped, and returns any other error as it is.
+func (in *inbound) skipped(cn *conn, err error) error {
+	var oe *packets.OversizeError
+	if errors.As(err, &oe) && oe.Skipped {
+		return in.oversize(cn, oe)
+	}
+	return err
 }
 
 // oversize handles a PUBLISH over Config.MaxPacketSize that the reader

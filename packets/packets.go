@@ -54,7 +54,7 @@ func Decode(b []byte) (Packet, int, error) {
 	if len(b)-header < n {
 		return nil, 0, decodeError(0, "", len(b), "", errShortInput)
 	}
-	p, err := decodePacket(nil, b[0], b[header:header+n], header)
+	p, err := decodePacket(nil, nil, b[0], b[header:header+n], header)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -89,12 +89,12 @@ func ReadPacket(r io.Reader) (Packet, error) {
 	if got, err := io.ReadFull(r, body); err != nil {
 		return nil, eofInPacket(err, 1+used+got)
 	}
-	return decodePacket(nil, hdr[0], body, 1+used)
+	return decodePacket(nil, nil, hdr[0], body, 1+used)
 }
 
 // decodePacket decodes a body whose fixed header byte is first. When reuse is
 // non-nil it supplies the value to decode into, indexed by type.
-func decodePacket(reuse *[16]Packet, first byte, body []byte, header int) (Packet, error) {
+func decodePacket(reuse *[16]Packet, strs *interner, first byte, body []byte, header int) (Packet, error) {
 	t := Type(first >> 4)
 	var p Packet
 	if reuse != nil {
@@ -109,7 +109,7 @@ func decodePacket(reuse *[16]Packet, first byte, body []byte, header int) (Packe
 			reuse[t] = p
 		}
 	}
-	d := decoder{b: body, base: header}
+	d := decoder{b: body, base: header, strs: strs}
 	if err := decodeBody(p, first&0x0f, &d); err != nil {
 		return nil, err
 	}

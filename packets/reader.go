@@ -10,7 +10,9 @@ import (
 // each packet type. It is the fast path for a connection's read loop.
 //
 // The Packet returned by ReadPacket, and every byte slice in it, is valid only
-// until the next call to ReadPacket. Copy what must outlive it.
+// until the next call to ReadPacket. Copy what must outlive it. Strings are
+// the exception: they may be kept, and short ones are interned, so a stream
+// that repeats a few topic names does not allocate them again.
 //
 // A packet whose Remaining Length exceeds the limit (SetMaxPacketSize) is
 // refused before the buffer grows. By default that leaves the stream out of
@@ -23,6 +25,7 @@ type Reader struct {
 	max   int
 	skip  bool // skip oversize PUBLISH packets
 	reuse [16]Packet
+	strs  interner
 }
 
 // NewReader returns a Reader that reads from r with DefaultMaxPacketSize as
@@ -111,7 +114,7 @@ func (r *Reader) ReadPacket() (Packet, error) {
 	if got, err := io.ReadFull(r.r, body); err != nil {
 		return nil, eofInPacket(err, 1+used+got)
 	}
-	return decodePacket(&r.reuse, first, body, 1+used)
+	return decodePacket(&r.reuse, &r.strs, first, body, 1+used)
 }
 
 // skippable is implemented by the packet types that end in a payload no

@@ -110,6 +110,38 @@ type decoder struct {
 	// of b, so that more of the body may complete it.
 	head  bool
 	short bool
+
+	// strs, when set, interns short strings: a Reader passes its own, so
+	// that a stream repeating a few topic names allocates none of them
+	// again.
+	strs *interner
+}
+
+// interner keeps one copy of each short string a Reader decoded. Go strings
+// are immutable, so a packet may share them with every other packet and
+// its caller may keep them. It is bounded: when full it starts over.
+type interner struct {
+	m map[string]string
+}
+
+const (
+	internMaxLen     = 128
+	internMaxEntries = 512
+)
+
+func (in *interner) intern(b []byte) string {
+	if len(b) > internMaxLen {
+		return string(b)
+	}
+	if s, ok := in.m[string(b)]; ok {
+		return s
+	}
+	if in.m == nil || len(in.m) >= internMaxEntries {
+		in.m = make(map[string]string, 64)
+	}
+	s := string(b)
+	in.m[s] = s
+	return s
 }
 
 // pos is the current offset from the start of the packet.
@@ -157,6 +189,9 @@ func (d *decoder) string() (string, error) {
 	v, err := d.binary()
 	if err != nil {
 		return "", err
+	}
+	if d.strs != nil {
+		return d.strs.intern(v), nil
 	}
 	return string(v), nil
 }
