@@ -131,7 +131,7 @@ func (d *delivery) handled(m *Message) {
 // start runs a subscription's handler goroutine.
 func (d *delivery) start(q *msgQueue) {
 	d.wg.Add(1)
-	go d.run(q)
+	go q.run()
 }
 
 // run hands the subscription's messages to its handler, in order, until the

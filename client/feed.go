@@ -109,7 +109,7 @@ type Feed[T any] struct {
 func NewFeed[T any](c *Client, topic string, codec Codec[T], opts ...PublishOption) (*Feed[T], error) {
 	var tmpl publishOptions
 	for _, o := range opts {
-		o.applyPublish(&tmpl)
+		tmpl = o.applyPublish(tmpl)
 	}
 	sub, err := c.subscription([]TopicFilter{{topic, tmpl.qos}}, nil)
 	if err != nil {

@@ -5,12 +5,12 @@ package client
 
 // PublishOption modifies one publish, or a feed's publishes.
 type PublishOption interface {
-	applyPublish(*publishOptions)
+	applyPublish(publishOptions) publishOptions
 }
 
 // SubscribeOption modifies one subscription.
 type SubscribeOption interface {
-	applySubscribe(*subscribeOptions)
+	applySubscribe(subscribeOptions) subscribeOptions
 }
 
 type publishOptions struct {
@@ -22,11 +22,13 @@ type subscribeOptions struct{}
 
 type qosOption QoS
 
-func (q qosOption) applyPublish(o *publishOptions) { o.qos = QoS(q) }
+// Options take and return values, so that applying them needs no pointer
+// that would make the options escape to the heap on every publish.
+func (q qosOption) applyPublish(o publishOptions) publishOptions { o.qos = QoS(q); return o }
 
 type retainOption struct{}
 
-func (retainOption) applyPublish(o *publishOptions) { o.retain = true }
+func (retainOption) applyPublish(o publishOptions) publishOptions { o.retain = true; return o }
 
 // WithQoS sets the QoS of a publish (default AtMostOnce); on NewFeed, also
 // the QoS of the feed's subscription.

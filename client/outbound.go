@@ -102,8 +102,10 @@ func (s *session) pump() {
 	s.checkIdle()
 }
 
-// complete ends a QoS 1 or 2 message's flow.
+// complete ends a QoS 1 or 2 message's flow. Stats shows the message gone
+// before its Delivery says it is done.
 func (s *session) complete(m *outMsg, err error) {
+	s.gauge()
 	if err == nil {
 		s.c.stats.messagesOut.Add(1)
 	}

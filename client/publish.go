@@ -155,7 +155,7 @@ func (c *Client) PublishAsync(topic string, payload []byte, opts ...PublishOptio
 func (c *Client) publish(ctx context.Context, topic string, payload []byte, wait bool, opts []PublishOption) (*outMsg, error) {
 	var o publishOptions
 	for _, opt := range opts {
-		opt.applyPublish(&o)
+		o = opt.applyPublish(o)
 	}
 	pub := packets.Publish{TopicName: topic, QoS: o.qos, Retain: o.retain, Payload: payload}
 	if err := c.validate(&pub); err != nil {

@@ -21,10 +21,12 @@ type msgQueue struct {
 	closed  bool          // unsubscribed: takes no more messages
 	running bool          // a handler goroutine owns the queue
 	ready   chan struct{} // capacity 1: pushed (pull mode)
+	run     func()        // the handler goroutine's body, made once: starting it allocates nothing
 }
 
 func newMsgQueue(d *delivery, handler *func(*Message)) *msgQueue {
 	q := &msgQueue{d: d, ready: make(chan struct{}, 1)}
+	q.run = func() { d.run(q) }
 	q.handler.Store(handler)
 	return q
 }

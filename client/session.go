@@ -239,9 +239,14 @@ func (s *session) notifyIdle(ch chan struct{}) {
 	s.checkIdle()
 }
 
-func (s *session) checkIdle() {
+// gauge publishes the queue lengths to Stats.
+func (s *session) gauge() {
 	s.c.stats.inflight.Store(int64(len(s.inflight)))
 	s.c.stats.queued.Store(int64(len(s.queue)))
+}
+
+func (s *session) checkIdle() {
+	s.gauge()
 	if len(s.idle) == 0 || len(s.queue) > 0 || len(s.inflight) > 0 {
 		return
 	}

@@ -110,7 +110,7 @@ func (c *Client) Subscribe(ctx context.Context, filter string, qos QoS, handler 
 func (c *Client) SubscribeMany(ctx context.Context, filters []TopicFilter, handler func(*Message), opts ...SubscribeOption) ([]QoS, error) {
 	var o subscribeOptions
 	for _, opt := range opts {
-		opt.applySubscribe(&o)
+		o = opt.applySubscribe(o)
 	}
 	sub, err := c.subscription(filters, handler)
 	if err != nil {
