@@ -88,36 +88,12 @@ func TestIntegrationTLS(t *testing.T) {
 		var mismatch x509.HostnameError
 		assert.ErrorAs(t, err, &mismatch, "%v", err)
 	})
-	t.Run("TLSFiles insecure", func(t *testing.T) {
-		// --insecure drops the host name check only: the chain is still
-		// verified against the CA file.
-		cfg, err := client.TLSFiles{CAFile: b.CAFile(), ServerName: "mqtt.example.com", Insecure: true}.Config()
-		require.NoError(t, err)
-		c := newClient(t, client.Config{Brokers: []string{b.TLSURL()}, Transport: client.TransportOptions{TLSConfig: cfg}})
-		itRoundTrip(t, c, "test/tls-insecure", []byte("x"))
-
-		cfg, err = client.TLSFiles{CAFile: mutual.CAFile(), Insecure: true}.Config()
-		require.NoError(t, err)
-		err = itConnectErr(t, client.Config{Brokers: []string{b.TLSURL()}, Transport: client.TransportOptions{TLSConfig: cfg}})
-		assert.Error(t, err, "a certificate of another CA is refused even with Insecure")
-	})
-	t.Run("TLSFiles", func(t *testing.T) {
-		cfg, err := client.TLSFiles{CAFile: b.CAFile(), CertFile: b.ClientCertFile(), KeyFile: b.ClientKeyFile()}.Config()
-		require.NoError(t, err)
-		c := newClient(t, client.Config{Brokers: []string{b.TLSURL()}, Transport: client.TransportOptions{TLSConfig: cfg}})
-		itRoundTrip(t, c, "test/tlsfiles", []byte("x"))
-	})
 	t.Run("client certificate required", func(t *testing.T) {
 		c := newClient(t, client.Config{
 			Brokers:   []string{mutual.TLSURL()},
 			Transport: client.TransportOptions{TLSConfig: mutual.TLSConfig()},
 		})
 		itRoundTrip(t, c, "test/mutual", []byte("x"))
-
-		cfg, err := client.TLSFiles{CAFile: mutual.CAFile(), CertFile: mutual.ClientCertFile(), KeyFile: mutual.ClientKeyFile()}.Config()
-		require.NoError(t, err)
-		c = newClient(t, client.Config{Brokers: []string{mutual.TLSURL()}, Transport: client.TransportOptions{TLSConfig: cfg}})
-		itRoundTrip(t, c, "test/mutual-files", []byte("x"))
 	})
 	t.Run("client certificate missing", func(t *testing.T) {
 		err := itConnectErr(t, client.Config{

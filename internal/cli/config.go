@@ -155,7 +155,7 @@ func (o *Options) ClientConfig(out Output) (client.Config, error) {
 	if useTLS {
 		tc, err := o.tlsConfig()
 		if err != nil {
-			return fail("Error: Problem setting TLS options: %s.\n", strings.TrimPrefix(err.Error(), "client: "))
+			return fail("Error: Problem setting TLS options: %s.\n", err)
 		}
 		cfg.Transport.TLSConfig = tc
 	}
@@ -172,7 +172,7 @@ func (o *Options) ClientConfig(out Output) (client.Config, error) {
 
 // tlsConfig loads the TLS files and applies --ciphers.
 func (o *Options) tlsConfig() (*tls.Config, error) {
-	files := client.TLSFiles{
+	files := TLSFiles{
 		CAFile:         o.CAFile,
 		CAPath:         o.CAPath,
 		CertFile:       o.CertFile,
