@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"time"
 
+	"github.com/feedmq/feedmq/client/dial"
 	"github.com/feedmq/feedmq/packets"
 	"github.com/feedmq/feedmq/store"
 )
@@ -96,8 +98,10 @@ type Config struct {
 	// DISCONNECT. Nil: no will.
 	Will *Will
 
-	// Transport holds TLS, WebSocket and proxy settings.
-	Transport TransportOptions
+	// Transport holds TLS, WebSocket and proxy settings. Its zero value
+	// dials every scheme of Brokers with the defaults documented in
+	// package dial.
+	Transport dial.Dialer
 
 	// Dial replaces the built-in transports, for gateways with a transport
 	// of their own. Nil: Transport.Dial.
@@ -176,6 +180,11 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// DialFunc opens the byte stream to one broker. The returned connection must
+// be ordered, lossless and bidirectional (MQTT-7.1.2-1). Device gateways that
+// bring their own transport plug in here; [dial.Dialer.Dial] is the default.
+type DialFunc func(ctx context.Context, u *url.URL) (net.Conn, error)
+
 // Will is the last will message (MQTT 3.1.1 §3.1.2.5).
 type Will struct {
 	Topic   string
@@ -219,7 +228,7 @@ func (cfg Config) settle() (*settings, error) {
 		return nil, errors.New("client: Config.Brokers is empty")
 	}
 	for _, b := range cfg.Brokers {
-		u, err := ParseBrokerURL(b)
+		u, err := dial.ParseBrokerURL(b)
 		if err != nil {
 			return nil, err
 		}

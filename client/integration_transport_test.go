@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/feedmq/feedmq/client"
+	"github.com/feedmq/feedmq/client/dial"
 	"github.com/feedmq/feedmq/internal/mosquittotest"
 )
 
@@ -59,7 +60,7 @@ func TestIntegrationTLS(t *testing.T) {
 	t.Run("CA pool", func(t *testing.T) {
 		c := newClient(t, client.Config{
 			Brokers:   []string{b.TLSURL()},
-			Transport: client.TransportOptions{TLSConfig: &tls.Config{RootCAs: b.CertPool()}},
+			Transport: dial.Dialer{TLSConfig: &tls.Config{RootCAs: b.CertPool()}},
 		})
 		itRoundTrip(t, c, "test/tls", []byte("secret"))
 	})
@@ -77,13 +78,13 @@ func TestIntegrationTLS(t *testing.T) {
 		u := "mqtts://localhost:" + itPortOf(b.TLSAddr())
 		c := newClient(t, client.Config{
 			Brokers:   []string{u},
-			Transport: client.TransportOptions{TLSConfig: &tls.Config{RootCAs: b.CertPool()}},
+			Transport: dial.Dialer{TLSConfig: &tls.Config{RootCAs: b.CertPool()}},
 		})
 		itRoundTrip(t, c, "test/tls-localhost", []byte("x"))
 
 		err := itConnectErr(t, client.Config{
 			Brokers:   []string{b.TLSURL()},
-			Transport: client.TransportOptions{TLSConfig: &tls.Config{RootCAs: b.CertPool(), ServerName: "mqtt.example.com"}},
+			Transport: dial.Dialer{TLSConfig: &tls.Config{RootCAs: b.CertPool(), ServerName: "mqtt.example.com"}},
 		})
 		var mismatch x509.HostnameError
 		assert.ErrorAs(t, err, &mismatch, "%v", err)
@@ -91,14 +92,14 @@ func TestIntegrationTLS(t *testing.T) {
 	t.Run("client certificate required", func(t *testing.T) {
 		c := newClient(t, client.Config{
 			Brokers:   []string{mutual.TLSURL()},
-			Transport: client.TransportOptions{TLSConfig: mutual.TLSConfig()},
+			Transport: dial.Dialer{TLSConfig: mutual.TLSConfig()},
 		})
 		itRoundTrip(t, c, "test/mutual", []byte("x"))
 	})
 	t.Run("client certificate missing", func(t *testing.T) {
 		err := itConnectErr(t, client.Config{
 			Brokers:   []string{mutual.TLSURL()},
-			Transport: client.TransportOptions{TLSConfig: &tls.Config{RootCAs: mutual.CertPool()}},
+			Transport: dial.Dialer{TLSConfig: &tls.Config{RootCAs: mutual.CertPool()}},
 		})
 		require.Error(t, err)
 		var refused *client.ConnectError

@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/feedmq/feedmq/client"
+	"github.com/feedmq/feedmq/client/dial"
 )
 
 // Reconnection backoff of both tools: quicker to come back than the
@@ -141,7 +142,7 @@ func (o *Options) ClientConfig(out Output) (client.Config, error) {
 			Retain:  o.WillRetain,
 		}
 	}
-	cfg.Transport.Proxy = client.ProxyDirect // mosquitto ignores ALL_PROXY
+	cfg.Transport.Proxy = dial.ProxyDirect // mosquitto ignores ALL_PROXY
 	if o.Proxy != "" {
 		cfg.Transport.Proxy = o.Proxy
 	}

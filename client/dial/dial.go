@@ -1,4 +1,4 @@
-package client
+package dial
 
 import (
 	"context"
@@ -21,19 +21,14 @@ import (
 	"golang.org/x/net/websocket"
 )
 
-// DialFunc opens the byte stream to one broker. The returned connection must
-// be ordered, lossless and bidirectional (MQTT-7.1.2-1). Device gateways that
-// bring their own transport plug in here; [TransportOptions.Dial] is the
-// default.
-type DialFunc func(ctx context.Context, u *url.URL) (net.Conn, error)
-
-// TransportOptions are the settings used when dialling a broker. The zero
-// value dials plain TCP, TLS with the system roots, and WebSocket without
-// extra headers, through the proxy named by the environment.
+// Dialer holds the settings used when dialling a broker. The zero value
+// dials plain TCP, TLS with the system roots, and WebSocket without extra
+// headers, through the proxy named by the environment. A Dialer is not
+// changed by Dial and may be used by several goroutines at once.
 //
 // TCP_NODELAY is on for every TCP connection, because that is Go's default,
 // so mosquitto's --nodelay needs no counterpart here.
-type TransportOptions struct {
+type Dialer struct {
 	// TLSConfig is used for mqtts://, ssl://, tls:// and wss://. Nil means a
 	// default configuration. Dial works on a clone: when ServerName is empty
 	// it is set from the URL host, for SNI and host name verification
@@ -45,7 +40,9 @@ type TransportOptions struct {
 	// request, such as Authorization. An Origin field replaces the default
 	// origin (http[s]:// plus the URL host). Host, Upgrade, Connection and
 	// Sec-WebSocket-* are written by the handshake and are ignored here.
-	WebSocketHeaders http.Header
+	// Names are matched without regard to case. An http.Header is
+	// assignable to it.
+	WebSocketHeaders map[string][]string
 
 	// Proxy selects a SOCKS5 proxy for tcp, tls, ws and wss connections
 	// (never for unix sockets), as "socks5://[user:pass@]host[:port]" or
@@ -67,7 +64,7 @@ type TransportOptions struct {
 	MaxFrameSize int
 }
 
-// ProxyDirect is the [TransportOptions.Proxy] value that never uses a proxy,
+// ProxyDirect is the [Dialer.Proxy] value that never uses a proxy,
 // whatever the environment says.
 const ProxyDirect = "direct"
 
@@ -115,7 +112,7 @@ const defaultWebSocketPath = "/mqtt"
 func ParseBrokerURL(s string) (*url.URL, error) {
 	raw := strings.TrimSpace(s)
 	if raw == "" {
-		return nil, errors.New("client: empty broker URL")
+		return nil, errors.New("dial: empty broker URL")
 	}
 	if !strings.Contains(raw, "://") && !hasPrefixFold(raw, "unix:") {
 		// A bare IPv6 literal has colons that url.Parse would read as a port.
@@ -143,11 +140,11 @@ func parseURL(what, raw string) (*url.URL, error) {
 		if uerr := (*url.Error)(nil); errors.As(err, &uerr) && !strings.Contains(raw, "@") {
 			cause = uerr.Err
 		}
-		return nil, fmt.Errorf("client: %s %q: %w", what, redactString(raw), cause)
+		return nil, fmt.Errorf("dial: %s %q: %w", what, redactString(raw), cause)
 	}
 	if u.User == nil && strings.Contains(raw, "@") {
 		// Probably credentials cut short by an unescaped '/', '?' or '#'.
-		return nil, fmt.Errorf("client: %s %q: '@' after the host; percent-encode '/', '?' and '#' in user names and passwords", what, redactString(raw))
+		return nil, fmt.Errorf("dial: %s %q: '@' after the host; percent-encode '/', '?' and '#' in user names and passwords", what, redactString(raw))
 	}
 	return u, nil
 }
@@ -156,12 +153,12 @@ func parseURL(what, raw string) (*url.URL, error) {
 // case and the default port and WebSocket path filled in.
 func normalizeBrokerURL(u *url.URL) (*url.URL, error) {
 	if u == nil {
-		return nil, errors.New("client: nil broker URL")
+		return nil, errors.New("dial: nil broker URL")
 	}
 	v := *u
 	v.Scheme = strings.ToLower(v.Scheme)
 	bad := func(format string, args ...any) error {
-		return fmt.Errorf("client: broker URL %q: "+format, append([]any{redactURL(&v)}, args...)...)
+		return fmt.Errorf("dial: broker URL %q: "+format, append([]any{Redact(&v)}, args...)...)
 	}
 	scheme, ok := brokerSchemes[v.Scheme]
 	if !ok {
@@ -229,7 +226,7 @@ func socketPath(u *url.URL) string {
 // redactURL returns u as a string without its user information, for error
 // messages. Unlike url.URL.Redacted it also drops the user name, which some
 // brokers use as an access token.
-func redactURL(u *url.URL) string {
+func Redact(u *url.URL) string {
 	if u.User == nil {
 		return u.String()
 	}
@@ -258,8 +255,8 @@ func hasPrefixFold(s, prefix string) bool {
 
 // Dial connects to the broker at u and returns a byte stream ready for the
 // CONNECT packet. The URL is validated as [ParseBrokerURL] does, so a URL
-// built by hand may leave out the default port. Dial is a [DialFunc]; a nil
-// *TransportOptions dials with the zero options.
+// built by hand may leave out the default port. Dial has the signature of
+// client.DialFunc; a nil *Dialer dials with the zero settings.
 //
 // The context bounds the whole dial: TCP connect, SOCKS5 negotiation, TLS
 // handshake and WebSocket upgrade. When it ends first, the error matches
@@ -274,22 +271,22 @@ func hasPrefixFold(s, prefix string) bool {
 // Read or Write error, an expired deadline included, is final, because a
 // frame may have been cut in half; later calls return it again. Close may be
 // called more than once.
-func (o *TransportOptions) Dial(ctx context.Context, u *url.URL) (net.Conn, error) {
+func (d *Dialer) Dial(ctx context.Context, u *url.URL) (net.Conn, error) {
 	v, err := normalizeBrokerURL(u)
 	if err != nil {
 		return nil, err
 	}
-	if o == nil {
-		o = &TransportOptions{}
+	if d == nil {
+		d = &Dialer{}
 	}
-	conn, err := o.dial(ctx, v)
+	conn, err := d.dial(ctx, v)
 	if err != nil {
 		// Whatever the last failure looked like (a closed socket, an i/o
 		// timeout), a finished context is the reason.
 		if cerr := dialContextErr(ctx); cerr != nil && !errors.Is(err, cerr) {
 			err = fmt.Errorf("%w (%v)", cerr, err)
 		}
-		return nil, fmt.Errorf("client: dial %s: %w", redactURL(v), err)
+		return nil, fmt.Errorf("dial: %s: %w", Redact(v), err)
 	}
 	return conn, nil
 }
@@ -301,60 +298,60 @@ func dialContextErr(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
 		return context.DeadlineExceeded
 	}
 	return nil
 }
 
-func (o *TransportOptions) dial(ctx context.Context, u *url.URL) (net.Conn, error) {
+func (d *Dialer) dial(ctx context.Context, u *url.URL) (net.Conn, error) {
 	switch brokerSchemes[u.Scheme].kind {
 	case kindUnix:
-		return o.netDialer().DialContext(ctx, "unix", socketPath(u))
+		return d.netDialer().DialContext(ctx, "unix", socketPath(u))
 	case kindTCP:
-		return o.dialTCP(ctx, u.Host)
+		return d.dialTCP(ctx, u.Host)
 	case kindTLS:
-		return o.dialTLS(ctx, u)
+		return d.dialTLS(ctx, u)
 	case kindWS:
-		conn, err := o.dialTCP(ctx, u.Host)
+		conn, err := d.dialTCP(ctx, u.Host)
 		if err != nil {
 			return nil, err
 		}
-		return o.upgradeWebSocket(ctx, conn, u)
+		return d.upgradeWebSocket(ctx, conn, u)
 	case kindWSS:
-		conn, err := o.dialTLS(ctx, u)
+		conn, err := d.dialTLS(ctx, u)
 		if err != nil {
 			return nil, err
 		}
-		return o.upgradeWebSocket(ctx, conn, u)
+		return d.upgradeWebSocket(ctx, conn, u)
 	}
-	panic("client: unreachable: scheme " + u.Scheme + " passed validation")
+	panic("dial: unreachable: scheme " + u.Scheme + " passed validation")
 }
 
-func (o *TransportOptions) netDialer() *net.Dialer {
-	if o.NetDialer != nil {
-		return o.NetDialer
+func (d *Dialer) netDialer() *net.Dialer {
+	if d.NetDialer != nil {
+		return d.NetDialer
 	}
 	return &net.Dialer{}
 }
 
 // dialTCP opens a TCP connection to addr, through the configured proxy.
-func (o *TransportOptions) dialTCP(ctx context.Context, addr string) (net.Conn, error) {
-	d, err := o.proxyDialer()
+func (d *Dialer) dialTCP(ctx context.Context, addr string) (net.Conn, error) {
+	pd, err := d.proxyDialer()
 	if err != nil {
 		return nil, err
 	}
-	return d.DialContext(ctx, "tcp", addr)
+	return pd.DialContext(ctx, "tcp", addr)
 }
 
 // dialTLS opens a TCP connection and completes the TLS handshake within ctx,
 // so certificate errors surface here rather than on the first write.
-func (o *TransportOptions) dialTLS(ctx context.Context, u *url.URL) (net.Conn, error) {
-	conn, err := o.dialTCP(ctx, u.Host)
+func (d *Dialer) dialTLS(ctx context.Context, u *url.URL) (net.Conn, error) {
+	conn, err := d.dialTCP(ctx, u.Host)
 	if err != nil {
 		return nil, err
 	}
-	tc := tls.Client(conn, o.tlsConfig(u))
+	tc := tls.Client(conn, d.tlsConfig(u))
 	if err := tc.HandshakeContext(ctx); err != nil {
 		conn.Close()
 		return nil, err
@@ -364,10 +361,10 @@ func (o *TransportOptions) dialTLS(ctx context.Context, u *url.URL) (net.Conn, e
 
 // tlsConfig returns the configuration for one dial to u. It clones, because
 // the caller's config may be shared and must not change under them.
-func (o *TransportOptions) tlsConfig(u *url.URL) *tls.Config {
+func (d *Dialer) tlsConfig(u *url.URL) *tls.Config {
 	var cfg *tls.Config
-	if o.TLSConfig != nil {
-		cfg = o.TLSConfig.Clone()
+	if d.TLSConfig != nil {
+		cfg = d.TLSConfig.Clone()
 	} else {
 		cfg = &tls.Config{}
 	}
@@ -383,26 +380,26 @@ func (o *TransportOptions) tlsConfig(u *url.URL) *tls.Config {
 }
 
 // proxyDialer returns the dialer for TCP connections as Proxy selects it.
-func (o *TransportOptions) proxyDialer() (proxy.ContextDialer, error) {
-	forward := o.netDialer()
+func (d *Dialer) proxyDialer() (proxy.ContextDialer, error) {
+	forward := d.netDialer()
 	var (
-		d   proxy.Dialer
+		pd  proxy.Dialer
 		err error
 	)
-	switch o.Proxy {
+	switch d.Proxy {
 	case ProxyDirect:
 		return forward, nil
 	case "":
-		d = proxyFromEnvironment(forward)
+		pd = proxyFromEnvironment(forward)
 	default:
-		d, err = proxyFromString(o.Proxy, forward)
+		pd, err = proxyFromString(d.Proxy, forward)
 		if err != nil {
 			return nil, err
 		}
 	}
-	cd, ok := d.(proxy.ContextDialer)
+	cd, ok := pd.(proxy.ContextDialer)
 	if !ok {
-		return nil, fmt.Errorf("client: proxy dialer %T cannot honour a context", d)
+		return nil, fmt.Errorf("dial: proxy dialer %T cannot honour a context", pd)
 	}
 	return cd, nil
 }
@@ -415,17 +412,17 @@ func proxyFromString(s string, forward proxy.Dialer) (proxy.Dialer, error) {
 	}
 	switch {
 	case pu.Scheme != "socks5" && pu.Scheme != "socks5h":
-		return nil, fmt.Errorf("client: proxy %q: unsupported scheme %q (want socks5 or socks5h)", redactURL(pu), pu.Scheme)
+		return nil, fmt.Errorf("dial: proxy %q: unsupported scheme %q (want socks5 or socks5h)", Redact(pu), pu.Scheme)
 	case pu.Hostname() == "":
-		return nil, fmt.Errorf("client: proxy %q: missing host", redactURL(pu))
+		return nil, fmt.Errorf("dial: proxy %q: missing host", Redact(pu))
 	case pu.Path != "" && pu.Path != "/":
-		return nil, fmt.Errorf("client: proxy %q: unexpected path", redactURL(pu))
+		return nil, fmt.Errorf("dial: proxy %q: unexpected path", Redact(pu))
 	}
-	d, err := proxy.FromURL(pu, forward)
+	pd, err := proxy.FromURL(pu, forward)
 	if err != nil {
-		return nil, fmt.Errorf("client: proxy %q: %w", redactURL(pu), err)
+		return nil, fmt.Errorf("dial: proxy %q: %w", Redact(pu), err)
 	}
-	return d, nil
+	return pd, nil
 }
 
 // proxyFromEnvironment is proxy.FromEnvironmentUsing without its process-wide
@@ -464,7 +461,7 @@ func getenvEither(names ...string) string {
 // ErrNonBinaryFrame is returned by Read on a WebSocket connection when the
 // broker sent a text or other non-binary data frame. MQTT-6.0.0-1 allows only
 // binary frames; the connection is closed when this happens.
-var ErrNonBinaryFrame = errors.New("client: websocket: non-binary data frame received (MQTT-6.0.0-1)")
+var ErrNonBinaryFrame = errors.New("dial: websocket: non-binary data frame received (MQTT-6.0.0-1)")
 
 // maxFrameBytes bounds one received WebSocket frame: the largest MQTT packet,
 // a 5-byte fixed header and a 268,435,455-byte remainder (MQTT 3.1.1 §2.2.3).
@@ -497,8 +494,8 @@ var wsBinaryCodec = websocket.Codec{
 
 // upgradeWebSocket performs the WebSocket opening handshake on conn and
 // returns the MQTT byte stream over it. conn is closed on failure.
-func (o *TransportOptions) upgradeWebSocket(ctx context.Context, conn net.Conn, u *url.URL) (net.Conn, error) {
-	cfg, err := o.webSocketConfig(u)
+func (d *Dialer) upgradeWebSocket(ctx context.Context, conn net.Conn, u *url.URL) (net.Conn, error) {
+	cfg, err := d.webSocketConfig(u)
 	if err != nil {
 		conn.Close()
 		return nil, err
@@ -522,8 +519,8 @@ func (o *TransportOptions) upgradeWebSocket(ctx context.Context, conn net.Conn, 
 		return nil, fmt.Errorf("websocket handshake: %w", err)
 	}
 	ws.MaxPayloadBytes = maxFrameBytes
-	if o.MaxFrameSize > 0 {
-		ws.MaxPayloadBytes = o.MaxFrameSize
+	if d.MaxFrameSize > 0 {
+		ws.MaxPayloadBytes = d.MaxFrameSize
 	}
 	return &wsConn{ws: ws, raw: conn}, nil
 }
@@ -532,7 +529,7 @@ func (o *TransportOptions) upgradeWebSocket(ctx context.Context, conn net.Conn, 
 var pastDeadline = time.Unix(1, 0)
 
 // webSocketConfig builds the client handshake for u.
-func (o *TransportOptions) webSocketConfig(u *url.URL) (*websocket.Config, error) {
+func (d *Dialer) webSocketConfig(u *url.URL) (*websocket.Config, error) {
 	loc := &url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath, RawQuery: u.RawQuery}
 	// Browsers leave the default port out of Host; some proxies compare it.
 	if host, port, err := net.SplitHostPort(u.Host); err == nil && port == brokerSchemes[u.Scheme].port {
@@ -545,7 +542,7 @@ func (o *TransportOptions) webSocketConfig(u *url.URL) (*websocket.Config, error
 	if u.Scheme == "wss" {
 		origin.Scheme = "https"
 	}
-	header := o.WebSocketHeaders.Clone()
+	header := http.Header(d.WebSocketHeaders).Clone()
 	if header == nil {
 		header = http.Header{}
 	}
@@ -553,7 +550,7 @@ func (o *TransportOptions) webSocketConfig(u *url.URL) (*websocket.Config, error
 	if s := header.Get("Origin"); s != "" {
 		var err error
 		if origin, err = url.Parse(s); err != nil {
-			return nil, fmt.Errorf("client: WebSocket Origin header %q: %w", s, err)
+			return nil, fmt.Errorf("dial: WebSocket Origin header %q: %w", s, err)
 		}
 	}
 	header.Del("Origin")
