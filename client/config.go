@@ -307,9 +307,9 @@ func (cfg Config) settle() (*settings, error) {
 		return nil, fmt.Errorf("client: MaxPacketSize exceeds %d", packets.MaxRemainingLength)
 	}
 	if s.Transport.MaxFrameSize == 0 {
-		// A WebSocket frame is read whole before the packet reader sees
-		// it; bound it by the packet limit, plus the fixed header, since
-		// brokers send a packet per frame.
+		// Bound WebSocket frames by the packet limit, plus the fixed
+		// header, since brokers send a packet per frame: a larger frame
+		// is refused at its header.
 		s.Transport.MaxFrameSize = s.MaxPacketSize + 5
 	}
 	if w := s.Will; w != nil {

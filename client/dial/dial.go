@@ -49,9 +49,11 @@ type Dialer struct {
 	// Nil means a zero net.Dialer. It also connects to the proxy.
 	NetDialer *net.Dialer
 
-	// MaxFrameSize bounds one WebSocket frame received, which is read whole
-	// before any packet in it is decoded. Zero means the largest MQTT
-	// packet; a Client sets it from Config.MaxPacketSize when it is zero.
+	// MaxFrameSize bounds the payload of one WebSocket frame received. A
+	// larger frame fails Read with ErrFrameTooLarge as soon as its header
+	// arrives, before any of its payload is read. Zero means the largest
+	// MQTT packet; a Client sets it from Config.MaxPacketSize when it is
+	// zero, since brokers send a packet per frame.
 	MaxFrameSize int
 }
 
@@ -68,11 +70,14 @@ type Dialer struct {
 // For ws:// and wss:// the connection speaks MQTT over WebSocket
 // (MQTT 3.1.1 §6): it offers the "mqtt" subprotocol, each Write sends one
 // binary frame, and Read returns the bytes of the broker's frames as one
-// stream, however packets were split across frames. A text frame fails Read
-// with [ErrNonBinaryFrame] and closes the connection. Unlike TCP, the first
-// Read or Write error, an expired deadline included, is final, because a
-// frame may have been cut in half; later calls return it again. Close may be
-// called more than once.
+// stream, however packets were split across frames or fragmented. Read
+// answers the broker's pings and, when the broker closes, answers its close
+// frame and returns io.EOF. A text frame fails Read with [ErrNonBinaryFrame],
+// a frame over MaxFrameSize with [ErrFrameTooLarge], a breach of RFC 6455
+// with [ErrWebSocketProtocol]; each closes the connection. Unlike TCP, the
+// first Read or Write error, an expired deadline included, is final, because
+// a frame may have been cut in half; later calls return it again. Close
+// sends a close frame and may be called more than once.
 func (d *Dialer) Dial(ctx context.Context, u *url.URL) (net.Conn, error) {
 	v, err := normalizeBrokerURL(u)
 	if err != nil {
@@ -114,18 +119,8 @@ func (d *Dialer) dial(ctx context.Context, u *url.URL) (net.Conn, error) {
 		return d.dialTCP(ctx, u.Host)
 	case kindTLS:
 		return d.dialTLS(ctx, u)
-	case kindWS:
-		conn, err := d.dialTCP(ctx, u.Host)
-		if err != nil {
-			return nil, err
-		}
-		return d.upgradeWebSocket(ctx, conn, u)
-	case kindWSS:
-		conn, err := d.dialTLS(ctx, u)
-		if err != nil {
-			return nil, err
-		}
-		return d.upgradeWebSocket(ctx, conn, u)
+	case kindWS, kindWSS:
+		return d.dialWebSocket(ctx, u)
 	}
 	panic("dial: unreachable: scheme " + u.Scheme + " passed validation")
 }

@@ -24,7 +24,15 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 )
+
+// TestMain fails the package when a goroutine outlives the tests: Dial and
+// the WebSocket connection start none that outlive them, and every test
+// server joins its own.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
 
 // dialPromptly bounds how long a dial may take after its context ended.
 const dialPromptly = 5 * time.Second
@@ -393,7 +401,7 @@ func TestDialTLS(t *testing.T) {
 
 // TestTransportDialContext checks that the context aborts every stage of a
 // dial to a peer that accepts and then stays silent.
-func TestDialDialContext(t *testing.T) {
+func TestDialContext(t *testing.T) {
 	silent, accepted := startSilentServer(t)
 	tests := []struct {
 		name  string

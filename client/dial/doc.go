@@ -12,7 +12,9 @@
 //
 // Dial runs on the caller's goroutine and honours its context through every
 // stage: TCP connect, SOCKS5 negotiation, TLS handshake and WebSocket
-// upgrade. It starts no goroutine that outlives it.
+// upgrade. It starts no goroutine that outlives it. A WebSocket connection
+// starts none either: Read, Write and Close run on the callers' goroutines,
+// and a ping from the broker is answered from inside Read.
 //
 // # Errors
 //
@@ -21,5 +23,20 @@
 // *tls.CertificateVerificationError, or ctx.Err() when the context ended
 // first. Errors of [ParseBrokerURL] and of a bad Proxy setting never show a
 // user name or password either. On a WebSocket connection, Read fails with
-// [ErrNonBinaryFrame] when the broker sends a text frame.
+// [ErrNonBinaryFrame], [ErrFrameTooLarge] or [ErrWebSocketProtocol] when the
+// broker breaks the rules of MQTT over WebSocket or of RFC 6455, and closes
+// the connection.
+//
+// # Memory
+//
+// A WebSocket connection copies frame payloads straight from the socket
+// into the buffer given to Read: no frame is buffered whole, whatever its
+// size. Write masks into a buffer of its own, so the caller's slice is
+// neither changed nor kept.
+//
+// # Dependencies
+//
+// The package imports no net/http: the WebSocket handshake is written and
+// read by hand, so a program built on the client links no HTTP stack. SOCKS5 comes from golang.org/x/net/proxy, whose types stay out of
+// the API.
 package dial

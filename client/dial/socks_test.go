@@ -13,7 +13,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/net/websocket"
 )
 
 // socksServer is a minimal SOCKS5 server (RFC 1928, RFC 1929): no
@@ -172,11 +171,11 @@ func TestSocks5Proxy(t *testing.T) {
 	})
 
 	t.Run("websocket through the proxy", func(t *testing.T) {
-		srv, _ := startWebSocket(t, false, func(c *websocket.Conn) { io.Copy(c, c) })
+		srv := startWebSocket(t, wsServerConfig{}, (*wsPeer).echo)
 		s := startSocks(t, "", "", nil)
 		o := &Dialer{Proxy: "socks5://" + s.addr}
 		assertEcho(t, mustDial(t, o, wsURL(srv, "/mqtt")))
-		assert.Equal(t, srv.Listener.Addr().String(), <-s.targets)
+		assert.Equal(t, srv.addr, <-s.targets)
 	})
 
 	t.Run("bad proxy", func(t *testing.T) {

@@ -1,75 +1,72 @@
-// MQTT over WebSocket (MQTT 3.1.1 §6): the opening handshake and the
-// connection that turns binary frames into a byte stream.
+// MQTT over WebSocket (MQTT 3.1.1 §6), part one: the client's opening
+// handshake (RFC 6455 §4.1), written and read by hand so that no net/http
+// is linked. The connection it returns is in wsconn.go.
 
 package dial
 
 import (
+	"bufio"
 	"context"
-	"encoding/binary"
+	"crypto/rand"
+	"crypto/sha1"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
+	"math"
 	"net"
-	"net/http"
+	"net/textproto"
 	"net/url"
+	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
-
-	"golang.org/x/net/websocket"
 )
 
-// ErrNonBinaryFrame is returned by Read on a WebSocket connection when the
-// broker sent a text or other non-binary data frame. MQTT-6.0.0-1 allows only
-// binary frames; the connection is closed when this happens.
-var ErrNonBinaryFrame = errors.New("dial: websocket: non-binary data frame received (MQTT-6.0.0-1)")
+// webSocketGUID is appended to the key to compute Sec-WebSocket-Accept
+// (RFC 6455 §1.3).
+const webSocketGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
-// maxFrameBytes bounds one received WebSocket frame: the largest MQTT packet,
-// a 5-byte fixed header and a 268,435,455-byte remainder (MQTT 3.1.1 §2.2.3).
-// x/net reads a frame whole; the client's packet reader applies its own,
-// usually smaller, limit afterwards.
-const maxFrameBytes = 5 + 268_435_455
+// maxHandshakeBytes bounds the status line and header fields of the
+// server's handshake response, so a hostile server cannot make Dial buffer
+// without end.
+const maxHandshakeBytes = 64 << 10
 
-// wsCloseTimeout bounds how long Close waits to send the close frame, so a
-// broker that stopped reading, or a Write blocked on it, cannot stall Close.
-const wsCloseTimeout = time.Second
+// pastDeadline is a deadline in the past, which fails pending I/O at once.
+var pastDeadline = time.Unix(1, 0)
 
-// wsBinaryCodec is the codec for MQTT over WebSocket: it sends binary frames
-// and refuses any other data frame (MQTT-6.0.0-1). Control frames are
-// answered by x/net before Unmarshal sees anything.
-var wsBinaryCodec = websocket.Codec{
-	Marshal: func(v any) ([]byte, byte, error) {
-		return v.([]byte), websocket.BinaryFrame, nil
-	},
-	Unmarshal: func(data []byte, payloadType byte, v any) error {
-		if payloadType != websocket.BinaryFrame {
-			if payloadType == websocket.TextFrame {
-				return fmt.Errorf("%w: got a text frame", ErrNonBinaryFrame)
-			}
-			return fmt.Errorf("%w: got opcode %#x", ErrNonBinaryFrame, payloadType)
-		}
-		*v.(*[]byte) = data
-		return nil
-	},
-}
-
-// upgradeWebSocket performs the WebSocket opening handshake on conn and
-// returns the MQTT byte stream over it. conn is closed on failure.
-func (d *Dialer) upgradeWebSocket(ctx context.Context, conn net.Conn, u *url.URL) (net.Conn, error) {
-	cfg, err := d.webSocketConfig(u)
+// dialWebSocket connects to u over TCP or TLS and performs the WebSocket
+// opening handshake. The request is built first, so a bad WebSocketHeaders
+// entry fails before any I/O.
+func (d *Dialer) dialWebSocket(ctx context.Context, u *url.URL) (net.Conn, error) {
+	key := newWebSocketKey()
+	req, err := d.upgradeRequest(u, key)
 	if err != nil {
-		conn.Close()
 		return nil, err
 	}
+	var conn net.Conn
+	if brokerSchemes[u.Scheme].kind == kindWSS {
+		conn, err = d.dialTLS(ctx, u)
+	} else {
+		conn, err = d.dialTCP(ctx, u.Host)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return d.upgradeWebSocket(ctx, conn, req, key)
+}
 
-	// websocket.NewClient takes no context; expire conn's deadline when ctx
-	// ends so the handshake returns. The callback is joined before returning.
+// upgradeWebSocket sends the opening handshake req, made with key, on conn
+// and returns the MQTT byte stream over it. conn is closed on failure.
+func (d *Dialer) upgradeWebSocket(ctx context.Context, conn net.Conn, req []byte, key string) (net.Conn, error) {
+	// conn takes no context; expire its deadline when ctx ends so the
+	// handshake returns. The callback is joined before returning.
 	interrupted := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
 		defer close(interrupted)
 		conn.SetDeadline(pastDeadline)
 	})
-	ws, err := websocket.NewClient(cfg, conn)
+	br, err := webSocketHandshake(conn, req, key)
 	if !stop() {
 		<-interrupted
 		conn.Close()
@@ -79,158 +76,199 @@ func (d *Dialer) upgradeWebSocket(ctx context.Context, conn net.Conn, u *url.URL
 		conn.Close()
 		return nil, fmt.Errorf("websocket handshake: %w", err)
 	}
-	ws.MaxPayloadBytes = maxFrameBytes
+	maxFrame := int64(maxFrameBytes)
 	if d.MaxFrameSize > 0 {
-		ws.MaxPayloadBytes = d.MaxFrameSize
+		maxFrame = int64(d.MaxFrameSize)
 	}
-	return &wsConn{ws: ws, raw: conn}, nil
+	return &wsConn{raw: conn, br: br, maxFrame: maxFrame}, nil
 }
 
-// pastDeadline is a deadline in the past, which fails pending I/O at once.
-var pastDeadline = time.Unix(1, 0)
-
-// webSocketConfig builds the client handshake for u.
-func (d *Dialer) webSocketConfig(u *url.URL) (*websocket.Config, error) {
-	loc := &url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath, RawQuery: u.RawQuery}
-	// Browsers leave the default port out of Host; some proxies compare it.
-	if host, port, err := net.SplitHostPort(u.Host); err == nil && port == brokerSchemes[u.Scheme].port {
-		loc.Host = host
-		if strings.Contains(host, ":") {
-			loc.Host = "[" + host + "]"
-		}
-	}
-	origin := &url.URL{Scheme: "http", Host: loc.Host}
-	if u.Scheme == "wss" {
-		origin.Scheme = "https"
-	}
-	header := http.Header(d.WebSocketHeaders).Clone()
-	if header == nil {
-		header = http.Header{}
-	}
-	// x/net writes Origin from the config, so a header would be sent twice.
-	if s := header.Get("Origin"); s != "" {
-		var err error
-		if origin, err = url.Parse(s); err != nil {
-			return nil, fmt.Errorf("dial: WebSocket Origin header %q: %w", s, err)
-		}
-	}
-	header.Del("Origin")
-	return &websocket.Config{
-		Location: loc,
-		Origin:   origin,
-		Protocol: []string{"mqtt"}, // MQTT-6.0.0-3
-		Version:  websocket.ProtocolVersionHybi13,
-		Header:   header,
-	}, nil
+// newWebSocketKey returns a Sec-WebSocket-Key: 16 random bytes in base64
+// (RFC 6455 §4.1).
+func newWebSocketKey() string {
+	var b [16]byte
+	rand.Read(b[:]) // never fails (crypto/rand)
+	return base64.StdEncoding.EncodeToString(b[:])
 }
 
-// wsConn presents a WebSocket connection as the byte stream MQTT needs.
-//
-// x/net may have consumed part of a frame when a Read or Write fails, even
-// by deadline, so the first error of each direction is final and returned
-// again by later calls; the client closes the connection on any I/O error
-// anyway.
-type wsConn struct {
-	// immutable after upgradeWebSocket
-	ws  *websocket.Conn
-	raw net.Conn // the TCP or TLS connection under ws
-
-	// rmu serialises Read and guards the fields below it. It is held while
-	// Read waits for a frame, as net.Conn serialises concurrent reads.
-	rmu  sync.Mutex
-	rbuf []byte // unread rest of the last binary frame (MQTT-6.0.0-2)
-	rerr error  // first read error, sticky
-
-	werr atomic.Pointer[error] // first write error, sticky; x/net serialises writes
-
-	closeOnce sync.Once
-	closeErr  error
+// acceptKey is the Sec-WebSocket-Accept a server must answer key with
+// (RFC 6455 §4.2.2).
+func acceptKey(key string) string {
+	sum := sha1.Sum([]byte(key + webSocketGUID))
+	return base64.StdEncoding.EncodeToString(sum[:])
 }
 
-// Read returns bytes of the binary frames in order, regardless of how the
-// broker split its packets into frames (MQTT-6.0.0-2).
-func (c *wsConn) Read(p []byte) (int, error) {
-	if len(p) == 0 {
-		return 0, nil
+// upgradeRequest returns the client's opening handshake for u (RFC 6455
+// §4.1): a GET with the upgrade header fields, the "mqtt" subprotocol
+// (MQTT-6.0.0-3) and the extra fields of WebSocketHeaders in sorted order.
+func (d *Dialer) upgradeRequest(u *url.URL, key string) ([]byte, error) {
+	host := hostHeader(u)
+	origin, err := d.origin(u, host)
+	if err != nil {
+		return nil, err
 	}
-	c.rmu.Lock()
-	defer c.rmu.Unlock()
-	for len(c.rbuf) == 0 {
-		if c.rerr != nil {
-			return 0, c.rerr
+	b := make([]byte, 0, 512)
+	b = append(b, "GET "+u.RequestURI()+" HTTP/1.1\r\n"...)
+	b = append(b, "Host: "+host+"\r\n"...)
+	b = append(b, "Upgrade: websocket\r\nConnection: Upgrade\r\n"...)
+	b = append(b, "Sec-WebSocket-Key: "+key+"\r\n"...)
+	b = append(b, "Sec-WebSocket-Version: 13\r\n"...)
+	b = append(b, "Sec-WebSocket-Protocol: mqtt\r\n"...)
+	b = append(b, "Origin: "+origin+"\r\n"...)
+	for _, name := range slices.Sorted(maps.Keys(d.WebSocketHeaders)) {
+		canonical := textproto.CanonicalMIMEHeaderKey(name)
+		if handshakeField(canonical) {
+			continue
 		}
-		var frame []byte
-		if err := wsBinaryCodec.Receive(c.ws, &frame); err != nil {
-			if errors.Is(err, ErrNonBinaryFrame) {
-				c.closeWithStatus(closeStatusUnsupportedData) // MQTT-6.0.0-1
+		if !validFieldName(name) {
+			return nil, fmt.Errorf("WebSocket header %q: not a valid field name", name)
+		}
+		for _, v := range d.WebSocketHeaders[name] {
+			// The value is left out of the error: it may be a credential.
+			if strings.ContainsAny(v, "\r\n\x00") {
+				return nil, fmt.Errorf("WebSocket header %q: line break or NUL in the value", name)
 			}
-			c.rerr = err
-			return 0, err
+			b = append(b, canonical+": "+strings.TrimSpace(v)+"\r\n"...)
 		}
-		c.rbuf = frame
 	}
-	n := copy(p, c.rbuf)
-	c.rbuf = c.rbuf[n:]
-	return n, nil
+	return append(b, "\r\n"...), nil
 }
 
-// Write sends p as one binary frame (MQTT-6.0.0-1).
-func (c *wsConn) Write(p []byte) (int, error) {
-	if errp := c.werr.Load(); errp != nil {
-		return 0, *errp
+// hostHeader is the Host field for u. Browsers leave the default port out;
+// some proxies compare it.
+func hostHeader(u *url.URL) string {
+	host, port, err := net.SplitHostPort(u.Host)
+	if err != nil || port != brokerSchemes[u.Scheme].port {
+		return u.Host
 	}
-	if len(p) == 0 {
-		return 0, nil
+	if strings.Contains(host, ":") {
+		return "[" + host + "]"
 	}
-	if err := wsBinaryCodec.Send(c.ws, p); err != nil {
-		c.werr.CompareAndSwap(nil, &err)
-		return 0, err
+	return host
+}
+
+// origin is the Origin field: the one in WebSocketHeaders, whatever the case
+// of its name, else the broker's own, http[s]:// plus host. It is written in
+// lower case (RFC 6454 §6.2).
+func (d *Dialer) origin(u *url.URL, host string) (string, error) {
+	for name, vs := range d.WebSocketHeaders {
+		if !strings.EqualFold(name, "Origin") || len(vs) == 0 || vs[0] == "" {
+			continue
+		}
+		o, err := url.Parse(vs[0])
+		if err != nil || strings.ContainsAny(vs[0], "\r\n\x00") {
+			return "", fmt.Errorf("WebSocket Origin header %q: not a URL", vs[0])
+		}
+		return strings.ToLower(o.String()), nil
 	}
-	return len(p), nil
+	if u.Scheme == "wss" {
+		return "https://" + strings.ToLower(host), nil
+	}
+	return "http://" + strings.ToLower(host), nil
 }
 
-// Close sends a close frame and closes the connection. It may be called
-// more than once and concurrently with Read and Write, which it interrupts;
-// later calls return what the first returned.
-func (c *wsConn) Close() error {
-	return c.closeWithStatus(closeStatusNormal)
+// handshakeField reports whether the handshake writes the field itself, so
+// that WebSocketHeaders must not add it. name is in canonical form.
+func handshakeField(name string) bool {
+	switch name {
+	case "Host", "Upgrade", "Connection", "Origin":
+		return true
+	}
+	return strings.HasPrefix(name, "Sec-Websocket-")
 }
 
-// WebSocket close status codes (RFC 6455 §7.4.1).
-const (
-	closeStatusNormal          = 1000
-	closeStatusUnsupportedData = 1003
-)
-
-// wsCloseCodec sends close frames; Marshal takes the status code as an int.
-var wsCloseCodec = websocket.Codec{
-	Marshal: func(v any) ([]byte, byte, error) {
-		return binary.BigEndian.AppendUint16(nil, uint16(v.(int))), websocket.CloseFrame, nil
-	},
+// validFieldName reports whether name is an HTTP token (RFC 9110 §5.1).
+func validFieldName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for _, c := range []byte(name) {
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
-func (c *wsConn) closeWithStatus(status int) error {
-	c.closeOnce.Do(func() {
-		// The close frame is a courtesy: bound it, which also releases a
-		// Write stuck on a full send buffer holding the lock it needs.
-		c.raw.SetWriteDeadline(time.Now().Add(wsCloseTimeout))
-		wsCloseCodec.Send(c.ws, status)
-		c.closeErr = c.raw.Close()
-	})
-	return c.closeErr
+// webSocketHandshake sends req and checks the server's response (RFC 6455
+// §4.1, the client's checks 1 to 6). It returns the reader to take frames
+// from, which may already hold some that arrived with the response.
+func webSocketHandshake(conn net.Conn, req []byte, key string) (*bufio.Reader, error) {
+	if _, err := conn.Write(req); err != nil {
+		return nil, err
+	}
+	limit := &io.LimitedReader{R: conn, N: maxHandshakeBytes}
+	br := bufio.NewReader(limit)
+	tp := textproto.NewReader(br)
+	status, err := tp.ReadLine()
+	if err == nil {
+		err = checkStatusLine(status)
+	}
+	var header textproto.MIMEHeader
+	if err == nil {
+		header, err = tp.ReadMIMEHeader()
+	}
+	switch {
+	case err != nil && limit.N <= 0:
+		return nil, fmt.Errorf("response longer than %d bytes", maxHandshakeBytes)
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return nil, fmt.Errorf("connection closed during the handshake: %w", io.ErrUnexpectedEOF)
+	case err != nil:
+		return nil, err
+	}
+	if err := checkUpgradeResponse(header, key); err != nil {
+		return nil, err
+	}
+	limit.N = math.MaxInt64 // frames from here on
+	return br, nil
 }
 
-// LocalAddr returns the local network address of the underlying connection.
-func (c *wsConn) LocalAddr() net.Addr { return c.raw.LocalAddr() }
+// checkStatusLine accepts "HTTP/1.1 101 ..." only: any other status means
+// the server did not switch to WebSocket.
+func checkStatusLine(line string) error {
+	proto, rest, _ := strings.Cut(line, " ")
+	code, _, _ := strings.Cut(rest, " ")
+	if !strings.HasPrefix(proto, "HTTP/1.") || len(code) != 3 {
+		return fmt.Errorf("malformed status line %q", line)
+	}
+	if code != "101" {
+		return fmt.Errorf("the server answered %q, not 101 Switching Protocols", rest)
+	}
+	return nil
+}
 
-// RemoteAddr returns the remote network address of the underlying connection.
-func (c *wsConn) RemoteAddr() net.Addr { return c.raw.RemoteAddr() }
+// checkUpgradeResponse checks the header fields of a 101 response (RFC 6455
+// §4.1). A response without Sec-WebSocket-Protocol is accepted, as
+// x/net/websocket, this package's earlier WebSocket client, accepted it; a
+// subprotocol other than "mqtt" is refused (MQTT-6.0.0-4).
+func checkUpgradeResponse(h textproto.MIMEHeader, key string) error {
+	if !strings.EqualFold(strings.TrimSpace(h.Get("Upgrade")), "websocket") {
+		return fmt.Errorf("the Upgrade field is %q, want websocket", h.Get("Upgrade"))
+	}
+	if !hasToken(h.Values("Connection"), "upgrade") {
+		return fmt.Errorf("the Connection field %q lacks upgrade", strings.Join(h.Values("Connection"), ", "))
+	}
+	if got := h.Get("Sec-WebSocket-Accept"); got != acceptKey(key) {
+		return fmt.Errorf("the Sec-WebSocket-Accept field %q does not match the key sent", got)
+	}
+	if ext := h.Values("Sec-WebSocket-Extensions"); len(ext) > 0 {
+		return fmt.Errorf("the server chose extension %q, which was not offered", strings.Join(ext, ", "))
+	}
+	if p := h.Values("Sec-WebSocket-Protocol"); len(p) > 0 && (len(p) > 1 || strings.TrimSpace(p[0]) != "mqtt") {
+		return fmt.Errorf("the server chose subprotocol %q, want mqtt (MQTT-6.0.0-4)", strings.Join(p, ", "))
+	}
+	return nil
+}
 
-// SetDeadline sets the read and write deadlines of the underlying connection.
-func (c *wsConn) SetDeadline(t time.Time) error { return c.raw.SetDeadline(t) }
-
-// SetReadDeadline sets the read deadline of the underlying connection.
-func (c *wsConn) SetReadDeadline(t time.Time) error { return c.raw.SetReadDeadline(t) }
-
-// SetWriteDeadline sets the write deadline of the underlying connection.
-func (c *wsConn) SetWriteDeadline(t time.Time) error { return c.raw.SetWriteDeadline(t) }
+// hasToken reports whether the comma-separated lists in values hold token,
+// without regard to case.
+func hasToken(values []string, token string) bool {
+	for _, v := range values {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}

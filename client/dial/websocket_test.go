@@ -1,31 +1,47 @@
-// Tests of MQTT over WebSocket.
+// Tests of the WebSocket opening handshake, and the loopback WebSocket
+// server that this file and wsconn_test.go run the client against.
 
 package dial
 
 import (
-	"bytes"
+	"bufio"
 	"context"
+	"crypto/sha1"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
+	"encoding/base64"
+	"fmt"
 	"io"
-	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"os"
-	"sync"
+	"slices"
+	"strings"
 	"testing"
-	"testing/iotest"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/net/websocket"
 )
 
-// wsHandshake is what the test WebSocket server saw in an upgrade request.
+// wsServer is a WebSocket server on loopback for the tests. It is written
+// from RFC 6455 apart from the client's code: net/http parses the upgrade
+// request, and wsPeer frames by hand.
+type wsServer struct {
+	addr       string
+	scheme     string                  // ws or wss
+	handshakes chan wsHandshake        // each upgrade request, while there is room
+	respond    func(io.Writer, string) // see wsServerConfig
+}
+
+// wsServerConfig shapes a test server.
+type wsServerConfig struct {
+	tls *tls.Config // nil: plain TCP
+	// respond writes the handshake response to the client's key; nil: a
+	// 101 that selects the mqtt subprotocol.
+	respond func(w io.Writer, key string)
+}
+
+// wsHandshake is what the test server saw in an upgrade request.
 type wsHandshake struct {
 	protocols []string
 	header    http.Header
@@ -34,102 +50,160 @@ type wsHandshake struct {
 }
 
 // startWebSocket serves MQTT over WebSocket at any path, handing each
-// connection to handle. The handshake requires the "mqtt" subprotocol
-// (MQTT-6.0.0-3) and is reported on the returned channel.
-func startWebSocket(t *testing.T, secure bool, handle func(*websocket.Conn)) (*httptest.Server, <-chan wsHandshake) {
+// upgraded connection to handle. It refuses an upgrade request that does
+// not offer the "mqtt" subprotocol (MQTT-6.0.0-3) with 400.
+func startWebSocket(t *testing.T, cfg wsServerConfig, handle func(*wsPeer)) *wsServer {
 	t.Helper()
-	handshakes := make(chan wsHandshake, 16)
-	ws := websocket.Server{
-		Handshake: func(cfg *websocket.Config, req *http.Request) error {
-			handshakes <- wsHandshake{
-				protocols: cfg.Protocol,
-				header:    req.Header.Clone(),
-				path:      req.URL.Path,
-				host:      req.Host,
-			}
-			for _, p := range cfg.Protocol {
-				if p == "mqtt" {
-					cfg.Protocol = []string{"mqtt"}
-					return nil
-				}
-			}
-			return errors.New("mqtt subprotocol not offered")
-		},
-		Handler: func(c *websocket.Conn) {
-			c.PayloadType = websocket.BinaryFrame
-			handle(c)
-		},
+	s := &wsServer{scheme: "ws", handshakes: make(chan wsHandshake, 16), respond: cfg.respond}
+	if s.respond == nil {
+		s.respond = respond101("mqtt")
 	}
-	// Hijacked connections escape httptest.Server.Close, so join handlers
-	// here. Add runs before the hijack, hence before Close returns.
-	var wg sync.WaitGroup
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		wg.Add(1)
-		defer wg.Done()
-		ws.ServeHTTP(w, r)
-	})
-	srv := httptest.NewUnstartedServer(h)
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // refused handshakes are expected
-	if secure {
-		srv.StartTLS()
-	} else {
-		srv.Start()
+	var ln net.Listener = listenLoopback(t)
+	s.addr = ln.Addr().String()
+	if cfg.tls != nil {
+		s.scheme = "wss"
+		ln = tls.NewListener(ln, cfg.tls)
 	}
-	t.Cleanup(func() {
-		srv.Close()
-		wg.Wait()
+	serveConns(t, ln, func(c net.Conn) {
+		if p := s.upgrade(c); p != nil {
+			handle(p)
+		}
 	})
-	return srv, handshakes
+	return s
+}
+
+// upgrade reads the upgrade request on c and answers it, returning the
+// server's end of the connection when the request was valid.
+func (s *wsServer) upgrade(c net.Conn) *wsPeer {
+	br := bufio.NewReader(c)
+	req, err := http.ReadRequest(br)
+	if err != nil {
+		return nil
+	}
+	var protocols []string
+	for _, v := range req.Header.Values("Sec-WebSocket-Protocol") {
+		for p := range strings.SplitSeq(v, ",") {
+			protocols = append(protocols, strings.TrimSpace(p))
+		}
+	}
+	select {
+	case s.handshakes <- wsHandshake{protocols, req.Header.Clone(), req.URL.Path, req.Host}:
+	default:
+	}
+	key := req.Header.Get("Sec-WebSocket-Key")
+	raw, err := base64.StdEncoding.DecodeString(key)
+	if err != nil || len(raw) != 16 || req.Method != http.MethodGet ||
+		!strings.EqualFold(req.Header.Get("Upgrade"), "websocket") ||
+		!strings.EqualFold(req.Header.Get("Connection"), "Upgrade") ||
+		req.Header.Get("Sec-WebSocket-Version") != "13" || !slices.Contains(protocols, "mqtt") {
+		io.WriteString(c, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+		return nil
+	}
+	s.respond(c, key)
+	return &wsPeer{c: c, br: br}
+}
+
+// wsAccept is the Sec-WebSocket-Accept for key, by RFC 6455 §4.2.2.
+func wsAccept(key string) string {
+	sum := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+	return base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// respond101 returns a handshake response that accepts the upgrade and
+// selects protocol, or no subprotocol when it is empty.
+func respond101(protocol string) func(io.Writer, string) {
+	return func(w io.Writer, key string) {
+		resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+			"Sec-WebSocket-Accept: " + wsAccept(key) + "\r\n"
+		if protocol != "" {
+			resp += "Sec-WebSocket-Protocol: " + protocol + "\r\n"
+		}
+		io.WriteString(w, resp+"\r\n")
+	}
 }
 
 // wsURL returns the ws:// or wss:// URL of srv with the given path.
-func wsURL(srv *httptest.Server, path string) string {
-	u, _ := url.Parse(srv.URL)
-	u.Scheme = map[string]string{"http": "ws", "https": "wss"}[u.Scheme]
-	u.Path = path
-	return u.String()
-}
-
-// wsFrame is one WebSocket data frame as the server saw it.
-type wsFrame struct {
-	payloadType byte
-	data        []byte
-}
-
-// wsFrameCodec receives frames with their payload type.
-var wsFrameCodec = websocket.Codec{
-	Unmarshal: func(data []byte, payloadType byte, v any) error {
-		*v.(*wsFrame) = wsFrame{payloadType, data}
-		return nil
-	},
+func wsURL(srv *wsServer, path string) string {
+	return srv.scheme + "://" + srv.addr + path
 }
 
 func TestWebSocketHandshake(t *testing.T) {
-	srv, handshakes := startWebSocket(t, false, func(c *websocket.Conn) { io.Copy(c, c) })
-	o := directDialer()
-	o.WebSocketHeaders = http.Header{
+	srv := startWebSocket(t, wsServerConfig{}, (*wsPeer).echo)
+	d := directDialer()
+	// An http.Header is assignable to WebSocketHeaders.
+	d.WebSocketHeaders = http.Header{
 		"Authorization": {"Bearer t0ken"},
-		"X-Device":      {"gw-7"},
-		"Origin":        {"https://console.example"},
+		"x-device":      {"gw-7", "rack-2"},
+		"Origin":        {"HTTPS://Console.Example"},
+		"Upgrade":       {"h2c"}, // written by the handshake: ignored
 	}
-	conn := mustDial(t, o, wsURL(srv, ""))
-	assertEcho(t, conn)
+	assertEcho(t, mustDial(t, d, wsURL(srv, "")))
 
-	hs := <-handshakes
+	hs := <-srv.handshakes
 	assert.Equal(t, []string{"mqtt"}, hs.protocols, "MQTT-6.0.0-3")
 	assert.Equal(t, "/mqtt", hs.path, "default path")
 	assert.Equal(t, "Bearer t0ken", hs.header.Get("Authorization"))
-	assert.Equal(t, "gw-7", hs.header.Get("X-Device"))
+	assert.Equal(t, []string{"gw-7", "rack-2"}, hs.header.Values("X-Device"))
 	assert.Equal(t, []string{"https://console.example"}, hs.header.Values("Origin"))
-	assert.Equal(t, srv.Listener.Addr().String(), hs.host)
-	assert.Equal(t, "https://console.example", http.Header(o.WebSocketHeaders).Get("Origin"), "options unchanged")
+	assert.Equal(t, []string{"websocket"}, hs.header.Values("Upgrade"))
+	assert.Equal(t, srv.addr, hs.host)
+	assert.Equal(t, "HTTPS://Console.Example", d.WebSocketHeaders["Origin"][0], "settings unchanged")
 
 	// The default origin is the broker's own.
-	conn = mustDial(t, directDialer(), wsURL(srv, "/custom"))
-	assertEcho(t, conn)
-	hs = <-handshakes
+	assertEcho(t, mustDial(t, directDialer(), wsURL(srv, "/custom?k=v")))
+	hs = <-srv.handshakes
 	assert.Equal(t, "/custom", hs.path)
-	assert.Equal(t, "http://"+srv.Listener.Addr().String(), hs.header.Get("Origin"))
+	assert.Equal(t, "http://"+srv.addr, hs.header.Get("Origin"))
+}
+
+// TestWebSocketUpgradeRequest pins the request bytes: RFC 6455 §4.1 with
+// the sample key of §1.3, extra fields sorted and in canonical form.
+func TestWebSocketUpgradeRequest(t *testing.T) {
+	d := &Dialer{WebSocketHeaders: map[string][]string{
+		"x-b":                    {" two "},
+		"X-A":                    {"one"},
+		"sec-websocket-protocol": {"mqttv5"}, // written by the handshake: ignored
+	}}
+	req, err := d.upgradeRequest(mustParseBrokerURL(t, "wss://broker.example/ws?t=1"), "dGhlIHNhbXBsZSBub25jZQ==")
+	require.NoError(t, err)
+	assert.Equal(t, "GET /ws?t=1 HTTP/1.1\r\n"+
+		"Host: broker.example\r\n"+
+		"Upgrade: websocket\r\n"+
+		"Connection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"+
+		"Sec-WebSocket-Version: 13\r\n"+
+		"Sec-WebSocket-Protocol: mqtt\r\n"+
+		"Origin: https://broker.example\r\n"+
+		"X-A: one\r\n"+
+		"X-B: two\r\n"+
+		"\r\n", string(req))
+
+	// RFC 6455 §1.3's example, worked both ways.
+	assert.Equal(t, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", acceptKey("dGhlIHNhbXBsZSBub25jZQ=="))
+	assert.Equal(t, acceptKey("dGhlIHNhbXBsZSBub25jZQ=="), wsAccept("dGhlIHNhbXBsZSBub25jZQ=="))
+	key, err := base64.StdEncoding.DecodeString(newWebSocketKey())
+	require.NoError(t, err)
+	assert.Len(t, key, 16)
+}
+
+func TestWebSocketHeaderValidation(t *testing.T) {
+	for name, h := range map[string]map[string][]string{
+		"line break in a value": {"Authorization": {"Bearer s3cret\r\nX-Evil: 1"}},
+		"NUL in a value":        {"Authorization": {"s3cret\x00"}},
+		"space in a name":       {"X Device": {"1"}},
+		"colon in a name":       {"X-Device:": {"1"}},
+		"empty name":            {"": {"1"}},
+		"origin not a URL":      {"Origin": {"%zz"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			// Nothing listens there: the request is checked before any I/O.
+			d := &Dialer{Proxy: ProxyDirect, WebSocketHeaders: h}
+			_, err := d.Dial(context.Background(), mustParseBrokerURL(t, "ws://127.0.0.1:1"))
+			require.Error(t, err)
+			assert.Regexp(t, `^dial: ws://127\.0\.0\.1:1/mqtt: WebSocket (Origin )?header `, err.Error())
+			assert.NotContains(t, err.Error(), "s3cret", "values may be credentials")
+		})
+	}
 }
 
 func TestWebSocketHostHeader(t *testing.T) {
@@ -140,228 +214,88 @@ func TestWebSocketHostHeader(t *testing.T) {
 		"wss://broker.example:80":    "broker.example:80",
 		"wss://[2001:db8::1]":        "[2001:db8::1]",
 		"ws://[2001:db8::1]:9001/ws": "[2001:db8::1]:9001",
+		"ws://alice:s3cret@host":     "host",
 	} {
-		cfg, err := directDialer().webSocketConfig(mustParseBrokerURL(t, in))
-		require.NoError(t, err)
-		assert.Equal(t, want, cfg.Location.Host, in)
-		assert.Nil(t, cfg.Location.User)
+		assert.Equal(t, want, hostHeader(mustParseBrokerURL(t, in)), in)
 	}
 }
 
 func TestWebSocketRefusedHandshake(t *testing.T) {
-	// A plain HTTP server answers the upgrade with 404.
-	srv := httptest.NewServer(http.NotFoundHandler())
-	t.Cleanup(srv.Close)
-	_, err := directDialer().Dial(context.Background(), mustParseBrokerURL(t, wsURL(srv, "/mqtt")))
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "websocket handshake")
-}
-
-// TestWebSocketStream checks MQTT-6.0.0-2: the client reads one byte stream
-// whatever the framing.
-func TestWebSocketStream(t *testing.T) {
-	publish := []byte{
-		0x30, 0x0c, // PUBLISH QoS 0, remaining length 12
-		0x00, 0x03, 'a', '/', 'b', // topic "a/b"
-		'h', 'e', 'l', 'l', 'o', '!', // payload
-		'!',
-	}
-	twoPackets := []byte{
-		0xd0, 0x00, // PINGRESP
-		0x40, 0x02, 0x00, 0x01, // PUBACK packet ID 1
-	}
-	want := append(append([]byte{}, publish...), twoPackets...)
-
-	srv, _ := startWebSocket(t, false, func(c *websocket.Conn) {
-		// One packet over three frames, then two packets in one frame.
-		for _, f := range [][]byte{publish[:1], publish[1:6], publish[6:], twoPackets} {
-			if _, err := c.Write(f); err != nil {
-				return
-			}
-		}
-		io.Copy(io.Discard, c)
+	t.Run("404 from an HTTP server", func(t *testing.T) {
+		srv := httptest.NewServer(http.NotFoundHandler())
+		t.Cleanup(srv.Close)
+		u := "ws://" + srv.Listener.Addr().String() + "/mqtt"
+		_, err := directDialer().Dial(context.Background(), mustParseBrokerURL(t, u))
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "websocket handshake")
+		assert.Contains(t, err.Error(), "404 Not Found")
 	})
-	for name, read := range map[string]func(io.Reader, []byte) (int, error){
-		"large reads":    io.ReadFull,
-		"one-byte reads": func(r io.Reader, p []byte) (int, error) { return io.ReadFull(iotest.OneByteReader(r), p) },
-		"3-byte reads": func(r io.Reader, p []byte) (int, error) {
-			for n := 0; n < len(p); {
-				m, err := r.Read(p[n:min(n+3, len(p))])
-				n += m
-				if err != nil {
-					return n, err
-				}
-			}
-			return len(p), nil
-		},
+
+	const upgrade = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+	const accept = "Sec-WebSocket-Accept: {accept}\r\n"
+	for _, tt := range []struct{ name, response, want string }{
+		{"bad accept key", upgrade + "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n", "Sec-WebSocket-Accept"},
+		{"no accept key", upgrade + "\r\n", "Sec-WebSocket-Accept"},
+		{"no Upgrade", "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n" + accept + "\r\n", "Upgrade field"},
+		{"no Connection upgrade", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: keep-alive\r\n" + accept + "\r\n", "Connection field"},
+		{"other subprotocol", upgrade + accept + "Sec-WebSocket-Protocol: mqttv5\r\n\r\n", "MQTT-6.0.0-4"},
+		{"extension", upgrade + accept + "Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n", "not offered"},
+		{"status 200", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", `"200 OK"`},
+		{"not HTTP", "SSH-2.0-OpenSSH_9.6\r\n\r\n", "malformed status line"},
+		{"cut short", upgrade, "connection closed during the handshake"},
+		{"endless header", upgrade + "X-Filler: " + strings.Repeat("a", 70_000) + "\r\n\r\n", "longer than 65536 bytes"},
 	} {
-		t.Run(name, func(t *testing.T) {
-			conn := mustDial(t, directDialer(), wsURL(srv, "/mqtt"))
-			require.NoError(t, conn.SetReadDeadline(time.Now().Add(dialPromptly)))
-			got := make([]byte, len(want))
-			_, err := read(conn, got)
-			require.NoError(t, err)
-			assert.Equal(t, want, got)
+		t.Run(tt.name, func(t *testing.T) {
+			srv := startWebSocket(t, wsServerConfig{respond: func(w io.Writer, key string) {
+				io.WriteString(w, strings.ReplaceAll(tt.response, "{accept}", wsAccept(key)))
+			}}, func(*wsPeer) {})
+			_, err := directDialer().Dial(context.Background(), mustParseBrokerURL(t, wsURL(srv, "")))
+			require.Error(t, err)
+			assert.Regexp(t, "^dial: ws://.*: websocket handshake: ", err.Error())
+			assert.Contains(t, err.Error(), tt.want)
 		})
 	}
 }
 
-// TestWebSocketTextFrame checks MQTT-6.0.0-1 on receipt: a text frame fails
-// the read and closes the connection.
-func TestWebSocketTextFrame(t *testing.T) {
-	serverErr := make(chan error, 1)
-	srv, _ := startWebSocket(t, false, func(c *websocket.Conn) {
-		c.Write([]byte{0xd0, 0x00}) // binary PINGRESP
-		websocket.Message.Send(c, "{\"not\":\"mqtt\"}")
-		var f wsFrame
-		serverErr <- wsFrameCodec.Receive(c, &f)
-	})
-	conn := mustDial(t, directDialer(), wsURL(srv, "/mqtt"))
-	require.NoError(t, conn.SetReadDeadline(time.Now().Add(dialPromptly)))
+// TestWebSocketNoSubprotocol: a server that selects no subprotocol is
+// accepted, as x/net/websocket accepted it.
+func TestWebSocketNoSubprotocol(t *testing.T) {
+	srv := startWebSocket(t, wsServerConfig{respond: respond101("")}, (*wsPeer).echo)
+	assertEcho(t, mustDial(t, directDialer(), wsURL(srv, "")))
+}
 
+// TestWebSocketFramesWithResponse: frames that arrive in the same segment
+// as the handshake response are not lost.
+func TestWebSocketFramesWithResponse(t *testing.T) {
+	srv := startWebSocket(t, wsServerConfig{respond: func(w io.Writer, key string) {
+		var b strings.Builder
+		respond101("mqtt")(&b, key)
+		b.Write([]byte{0x82, 0x02, 0xd0, 0x00}) // a binary frame: PINGRESP
+		io.WriteString(w, b.String())
+	}}, (*wsPeer).discard)
+	conn := mustDial(t, directDialer(), wsURL(srv, ""))
 	got := make([]byte, 2)
 	_, err := io.ReadFull(conn, got)
 	require.NoError(t, err)
 	assert.Equal(t, []byte{0xd0, 0x00}, got)
-
-	_, err = conn.Read(got)
-	require.ErrorIs(t, err, ErrNonBinaryFrame)
-	assert.Contains(t, err.Error(), "MQTT-6.0.0-1")
-	assert.Contains(t, err.Error(), "text frame")
-
-	// The error sticks, and the client closed: x/net reports the close
-	// frame as EOF.
-	_, err2 := conn.Read(got)
-	assert.Equal(t, err, err2)
-	assert.Equal(t, io.EOF, <-serverErr)
-	_, err = conn.Write([]byte{0xc0, 0x00})
-	assert.Error(t, err)
-}
-
-// TestWebSocketClientFrames checks MQTT-6.0.0-1 on sending: each Write is
-// one binary frame.
-func TestWebSocketClientFrames(t *testing.T) {
-	frames := make(chan wsFrame, 16)
-	srv, _ := startWebSocket(t, false, func(c *websocket.Conn) {
-		for {
-			var f wsFrame
-			if err := wsFrameCodec.Receive(c, &f); err != nil {
-				close(frames)
-				return
-			}
-			frames <- f
-		}
-	})
-	conn := mustDial(t, directDialer(), wsURL(srv, "/mqtt"))
-	writes := [][]byte{
-		{0x10, 0x0c, 0x00, 0x04, 'M', 'Q', 'T', 'T', 0x04, 0x02, 0x00, 0x3c, 0x00, 0x00}, // CONNECT
-		{0xc0, 0x00},                       // PINGREQ
-		bytes.Repeat([]byte{0x5a}, 70_000), // needs the 64-bit length form
-	}
-	for _, w := range writes {
-		n, err := conn.Write(w)
-		require.NoError(t, err)
-		assert.Equal(t, len(w), n)
-	}
-	n, err := conn.Write(nil)
-	require.NoError(t, err)
-	assert.Zero(t, n)
-	require.NoError(t, conn.Close())
-
-	for _, w := range writes {
-		f, ok := <-frames
-		require.True(t, ok)
-		assert.Equal(t, byte(websocket.BinaryFrame), f.payloadType)
-		assert.Equal(t, w, f.data)
-	}
-	_, ok := <-frames
-	assert.False(t, ok, "no empty frame for an empty write")
 }
 
 func TestWebSocketSecure(t *testing.T) {
-	srv, handshakes := startWebSocket(t, true, func(c *websocket.Conn) { io.Copy(c, c) })
-	pool := x509.NewCertPool()
-	pool.AddCert(srv.Certificate())
+	pki := newTestPKI(t)
+	cert, _, _ := pki.issue(t, "localhost", x509.ExtKeyUsageServerAuth, "localhost")
+	srv := startWebSocket(t, wsServerConfig{tls: &tls.Config{Certificates: []tls.Certificate{cert}}}, (*wsPeer).echo)
+	_, port, _ := net.SplitHostPort(srv.addr)
+	u := fmt.Sprintf("wss://localhost:%s", port)
 
 	// Untrusted by default.
-	_, err := directDialer().Dial(context.Background(), mustParseBrokerURL(t, wsURL(srv, "")))
+	_, err := directDialer().Dial(context.Background(), mustParseBrokerURL(t, u))
 	var verr *tls.CertificateVerificationError
 	require.ErrorAs(t, err, &verr)
 
-	o := &Dialer{Proxy: ProxyDirect, TLSConfig: &tls.Config{RootCAs: pool}}
-	conn := mustDial(t, o, wsURL(srv, ""))
-	assertEcho(t, conn)
-	hs := <-handshakes
+	d := &Dialer{Proxy: ProxyDirect, TLSConfig: &tls.Config{RootCAs: pki.pool}}
+	assertEcho(t, mustDial(t, d, u))
+	hs := <-srv.handshakes // the untrusted dial never got this far
 	assert.Equal(t, []string{"mqtt"}, hs.protocols)
 	assert.Equal(t, "/mqtt", hs.path)
-	assert.Equal(t, "https://"+srv.Listener.Addr().String(), hs.header.Get("Origin"))
-}
-
-func TestWebSocketDeadlineAndClose(t *testing.T) {
-	srv, _ := startWebSocket(t, false, func(c *websocket.Conn) { io.Copy(io.Discard, c) })
-
-	t.Run("read deadline", func(t *testing.T) {
-		conn := mustDial(t, directDialer(), wsURL(srv, ""))
-		require.NoError(t, conn.SetReadDeadline(time.Now().Add(20*time.Millisecond)))
-		_, err := conn.Read(make([]byte, 1))
-		assert.ErrorIs(t, err, os.ErrDeadlineExceeded)
-	})
-
-	t.Run("write deadline", func(t *testing.T) {
-		conn := mustDial(t, directDialer(), wsURL(srv, ""))
-		require.NoError(t, conn.SetWriteDeadline(time.Now().Add(-time.Second)))
-		_, err := conn.Write([]byte{0xc0, 0x00})
-		assert.ErrorIs(t, err, os.ErrDeadlineExceeded)
-	})
-
-	t.Run("close interrupts read and is idempotent", func(t *testing.T) {
-		conn := mustDial(t, directDialer(), wsURL(srv, ""))
-		readErr := make(chan error, 1)
-		go func() {
-			_, err := conn.Read(make([]byte, 1))
-			readErr <- err
-		}()
-		var wg sync.WaitGroup
-		errs := make([]error, 3)
-		for i := range errs {
-			wg.Go(func() { errs[i] = conn.Close() })
-		}
-		wg.Wait()
-		for _, err := range errs {
-			assert.NoError(t, err)
-		}
-		select {
-		case err := <-readErr:
-			// EOF when the broker answered the close frame first.
-			if !errors.Is(err, io.EOF) {
-				assert.ErrorIs(t, err, net.ErrClosed)
-			}
-		case <-time.After(dialPromptly):
-			t.Fatal("Read not interrupted by Close")
-		}
-		_, err := conn.Write([]byte{0xc0, 0x00})
-		assert.Error(t, err)
-		assert.NotNil(t, conn.LocalAddr())
-		assert.Equal(t, srv.Listener.Addr().String(), conn.RemoteAddr().String())
-	})
-}
-
-// TestWebSocketMaxFrameSize: a frame larger than MaxFrameSize is refused
-// instead of being buffered whole, which is what lets a client bound its
-// memory against a hostile broker.
-func TestWebSocketMaxFrameSize(t *testing.T) {
-	srv, _ := startWebSocket(t, false, func(c *websocket.Conn) {
-		c.Write([]byte{0xd0, 0x00})   // a PINGRESP fits
-		c.Write(make([]byte, 64<<10)) // 64 KiB does not
-		io.Copy(io.Discard, c)        // hold the connection open
-	})
-	o := directDialer()
-	o.MaxFrameSize = 1024
-	conn := mustDial(t, o, wsURL(srv, "/mqtt"))
-	require.NoError(t, conn.SetReadDeadline(time.Now().Add(dialPromptly)))
-	got := make([]byte, 2)
-	_, err := io.ReadFull(conn, got)
-	require.NoError(t, err)
-	_, err = conn.Read(make([]byte, 4096))
-	require.ErrorIs(t, err, websocket.ErrFrameTooLarge)
+	assert.Equal(t, "https://localhost:"+port, hs.header.Get("Origin"))
 }
