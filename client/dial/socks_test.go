@@ -34,76 +34,14 @@ func startSocks(t *testing.T, user, pass string, hosts map[string]string) *socks
 }
 
 func (s *socksServer) handle(c net.Conn) {
-	buf := make([]byte, 512)
-	read := func(n int) []byte {
-		if _, err := io.ReadFull(c, buf[:n]); err != nil {
-			return nil
-		}
-		return buf[:n]
-	}
-	// Greeting: VER NMETHODS METHODS...
-	hdr := read(2)
-	if hdr == nil || hdr[0] != 5 {
+	if !s.authenticate(c) {
 		return
 	}
-	methods := read(int(hdr[1]))
-	want := byte(0x00)
-	if s.user != "" {
-		want = 0x02
-	}
-	if !bytes.Contains(methods, []byte{want}) {
-		c.Write([]byte{5, 0xff})
+	host, target, atyp, ok := s.request(c)
+	if !ok {
 		return
 	}
-	c.Write([]byte{5, want})
-	if want == 0x02 {
-		// VER ULEN UNAME PLEN PASSWD
-		if read(2) == nil {
-			return
-		}
-		user := string(read(int(buf[1])))
-		plen := read(1)
-		if plen == nil {
-			return
-		}
-		pass := string(read(int(plen[0])))
-		if user != s.user || pass != s.pass {
-			c.Write([]byte{1, 1})
-			return
-		}
-		c.Write([]byte{1, 0})
-	}
-	// Request: VER CMD RSV ATYP DST.ADDR DST.PORT
-	req := read(4)
-	if req == nil {
-		return
-	}
-	cmd, atyp := req[1], req[3]
-	var host string
-	switch atyp {
-	case 1:
-		host = net.IP(append([]byte{}, read(4)...)).String()
-	case 4:
-		host = net.IP(append([]byte{}, read(16)...)).String()
-	case 3:
-		n := read(1)
-		if n == nil {
-			return
-		}
-		host = string(read(int(n[0])))
-	default:
-		return
-	}
-	port := read(2)
-	if port == nil {
-		return
-	}
-	target := net.JoinHostPort(host, strconv.Itoa(int(binary.BigEndian.Uint16(port))))
 	reply := func(code byte) { c.Write([]byte{5, code, 0, 1, 0, 0, 0, 0, 0, 0}) }
-	if cmd != 1 {
-		reply(0x07) // command not supported
-		return
-	}
 	s.targets <- target
 	addr := target
 	if atyp == 3 {
@@ -128,6 +66,89 @@ func (s *socksServer) handle(c net.Conn) {
 	io.Copy(c, up)
 	c.Close()
 	<-done
+}
+
+// readN reads n bytes from c, or returns nil.
+func readN(c net.Conn, n int) []byte {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(c, b); err != nil {
+		return nil
+	}
+	return b
+}
+
+// authenticate negotiates the method, no authentication or username and
+// password (RFC 1929), and reports whether the client may go on.
+func (s *socksServer) authenticate(c net.Conn) bool {
+	// Greeting: VER NMETHODS METHODS...
+	hdr := readN(c, 2)
+	if hdr == nil || hdr[0] != 5 {
+		return false
+	}
+	methods := readN(c, int(hdr[1]))
+	want := byte(0x00)
+	if s.user != "" {
+		want = 0x02
+	}
+	if !bytes.Contains(methods, []byte{want}) {
+		c.Write([]byte{5, 0xff})
+		return false
+	}
+	c.Write([]byte{5, want})
+	if want == 0x00 {
+		return true
+	}
+	// VER ULEN UNAME PLEN PASSWD
+	ulen := readN(c, 2)
+	if ulen == nil {
+		return false
+	}
+	user := string(readN(c, int(ulen[1])))
+	plen := readN(c, 1)
+	if plen == nil {
+		return false
+	}
+	pass := string(readN(c, int(plen[0])))
+	if user != s.user || pass != s.pass {
+		c.Write([]byte{1, 1})
+		return false
+	}
+	c.Write([]byte{1, 0})
+	return true
+}
+
+// request reads a CONNECT request: VER CMD RSV ATYP DST.ADDR DST.PORT. It
+// returns the host as sent, the target address and the address type, and
+// answers any other command itself.
+func (s *socksServer) request(c net.Conn) (host, target string, atyp byte, ok bool) {
+	req := readN(c, 4)
+	if req == nil {
+		return "", "", 0, false
+	}
+	cmd, atyp := req[1], req[3]
+	switch atyp {
+	case 1:
+		host = net.IP(readN(c, 4)).String()
+	case 4:
+		host = net.IP(readN(c, 16)).String()
+	case 3:
+		n := readN(c, 1)
+		if n == nil {
+			return "", "", 0, false
+		}
+		host = string(readN(c, int(n[0])))
+	default:
+		return "", "", 0, false
+	}
+	port := readN(c, 2)
+	if port == nil {
+		return "", "", 0, false
+	}
+	if cmd != 1 {
+		c.Write([]byte{5, 0x07, 0, 1, 0, 0, 0, 0, 0, 0}) // command not supported
+		return "", "", 0, false
+	}
+	return host, net.JoinHostPort(host, strconv.Itoa(int(binary.BigEndian.Uint16(port)))), atyp, true
 }
 
 // assertNoneProxied checks that s received no CONNECT request.

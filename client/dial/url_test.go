@@ -10,54 +10,57 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestParseBrokerURL(t *testing.T) {
-	tests := []struct {
-		in      string
-		want    string // u.String(); empty when an error is expected
-		wantErr string
-	}{
-		{in: "mqtt://broker.example", want: "mqtt://broker.example:1883"},
-		{in: "tcp://broker.example:1884", want: "tcp://broker.example:1884"},
-		{in: "mqtts://broker.example", want: "mqtts://broker.example:8883"},
-		{in: "ssl://broker.example", want: "ssl://broker.example:8883"},
-		{in: "tls://broker.example:9883", want: "tls://broker.example:9883"},
-		{in: "ws://broker.example", want: "ws://broker.example:80/mqtt"},
-		{in: "wss://broker.example", want: "wss://broker.example:443/mqtt"},
-		{in: "wss://broker.example/ws?token=1", want: "wss://broker.example:443/ws?token=1"},
-		{in: "MQTT://Broker.Example", want: "mqtt://Broker.Example:1883"},
-		{in: "mqtt://broker.example/", want: "mqtt://broker.example:1883"},
-		{in: "mqtt://broker.example:", want: "mqtt://broker.example:1883"},
-		{in: "broker.example:1885", want: "mqtt://broker.example:1885"},
-		{in: "broker.example", want: "mqtt://broker.example:1883"},
-		{in: " broker.example ", want: "mqtt://broker.example:1883"},
-		{in: "127.0.0.1", want: "mqtt://127.0.0.1:1883"},
-		{in: "[::1]:1884", want: "mqtt://[::1]:1884"},
-		{in: "::1", want: "mqtt://[::1]:1883"},
-		{in: "mqtts://[2001:db8::1]", want: "mqtts://[2001:db8::1]:8883"},
-		{in: "ws://[2001:db8::1]:8080", want: "ws://[2001:db8::1]:8080/mqtt"},
-		{in: "mqtt://alice:s3cret@broker.example", want: "mqtt://alice:s3cret@broker.example:1883"},
-		{in: "alice@broker.example", want: "mqtt://alice@broker.example:1883"},
-		{in: "unix:///run/mosquitto/mqtt.sock", want: "unix:///run/mosquitto/mqtt.sock"},
-		{in: "unix:/run/mosquitto/mqtt.sock", want: "unix:/run/mosquitto/mqtt.sock"},
-		{in: "unix:mqtt.sock", want: "unix:mqtt.sock"},
+// brokerURLTests are ParseBrokerURL's inputs with the URL or error each
+// gives.
+var brokerURLTests = []struct {
+	in      string
+	want    string // u.String(); empty when an error is expected
+	wantErr string
+}{
+	{in: "mqtt://broker.example", want: "mqtt://broker.example:1883"},
+	{in: "tcp://broker.example:1884", want: "tcp://broker.example:1884"},
+	{in: "mqtts://broker.example", want: "mqtts://broker.example:8883"},
+	{in: "ssl://broker.example", want: "ssl://broker.example:8883"},
+	{in: "tls://broker.example:9883", want: "tls://broker.example:9883"},
+	{in: "ws://broker.example", want: "ws://broker.example:80/mqtt"},
+	{in: "wss://broker.example", want: "wss://broker.example:443/mqtt"},
+	{in: "wss://broker.example/ws?token=1", want: "wss://broker.example:443/ws?token=1"},
+	{in: "MQTT://Broker.Example", want: "mqtt://Broker.Example:1883"},
+	{in: "mqtt://broker.example/", want: "mqtt://broker.example:1883"},
+	{in: "mqtt://broker.example:", want: "mqtt://broker.example:1883"},
+	{in: "broker.example:1885", want: "mqtt://broker.example:1885"},
+	{in: "broker.example", want: "mqtt://broker.example:1883"},
+	{in: " broker.example ", want: "mqtt://broker.example:1883"},
+	{in: "127.0.0.1", want: "mqtt://127.0.0.1:1883"},
+	{in: "[::1]:1884", want: "mqtt://[::1]:1884"},
+	{in: "::1", want: "mqtt://[::1]:1883"},
+	{in: "mqtts://[2001:db8::1]", want: "mqtts://[2001:db8::1]:8883"},
+	{in: "ws://[2001:db8::1]:8080", want: "ws://[2001:db8::1]:8080/mqtt"},
+	{in: "mqtt://alice:s3cret@broker.example", want: "mqtt://alice:s3cret@broker.example:1883"},
+	{in: "alice@broker.example", want: "mqtt://alice@broker.example:1883"},
+	{in: "unix:///run/mosquitto/mqtt.sock", want: "unix:///run/mosquitto/mqtt.sock"},
+	{in: "unix:/run/mosquitto/mqtt.sock", want: "unix:/run/mosquitto/mqtt.sock"},
+	{in: "unix:mqtt.sock", want: "unix:mqtt.sock"},
 
-		{in: "", wantErr: "empty broker URL"},
-		{in: "ftp://broker.example", wantErr: `unsupported scheme "ftp"`},
-		{in: "http://broker.example", wantErr: `unsupported scheme "http"`},
-		{in: "mqtt://", wantErr: "missing host"},
-		{in: "mqtt://:1883", wantErr: "missing host"},
-		{in: "mqtt:broker.example", wantErr: "invalid port"}, // bare host "mqtt", port "broker.example"
-		{in: "mqtt://broker.example:0", wantErr: "out of range"},
-		{in: "mqtt://broker.example:65536", wantErr: "out of range"},
-		{in: "mqtt://broker.example:x", wantErr: "invalid port"},
-		{in: "mqtt://broker.example/mqtt", wantErr: "only meaningful for ws:// and wss://"},
-		{in: "mqtts://broker.example?x=1", wantErr: "only meaningful for ws:// and wss://"},
-		{in: "mqtt://broker.example#x", wantErr: "fragment"},
-		{in: "unix://relative.sock", wantErr: "no host"},
-		{in: "unix:", wantErr: "missing socket path"},
-		{in: "unix:///x.sock?q=1", wantErr: "query"},
-	}
-	for _, tt := range tests {
+	{in: "", wantErr: "empty broker URL"},
+	{in: "ftp://broker.example", wantErr: `unsupported scheme "ftp"`},
+	{in: "http://broker.example", wantErr: `unsupported scheme "http"`},
+	{in: "mqtt://", wantErr: "missing host"},
+	{in: "mqtt://:1883", wantErr: "missing host"},
+	{in: "mqtt:broker.example", wantErr: "invalid port"}, // bare host "mqtt", port "broker.example"
+	{in: "mqtt://broker.example:0", wantErr: "out of range"},
+	{in: "mqtt://broker.example:65536", wantErr: "out of range"},
+	{in: "mqtt://broker.example:x", wantErr: "invalid port"},
+	{in: "mqtt://broker.example/mqtt", wantErr: "only meaningful for ws:// and wss://"},
+	{in: "mqtts://broker.example?x=1", wantErr: "only meaningful for ws:// and wss://"},
+	{in: "mqtt://broker.example#x", wantErr: "fragment"},
+	{in: "unix://relative.sock", wantErr: "no host"},
+	{in: "unix:", wantErr: "missing socket path"},
+	{in: "unix:///x.sock?q=1", wantErr: "query"},
+}
+
+func TestParseBrokerURL(t *testing.T) {
+	for _, tt := range brokerURLTests {
 		t.Run(tt.in, func(t *testing.T) {
 			u, err := ParseBrokerURL(tt.in)
 			if tt.wantErr != "" {

@@ -25,20 +25,35 @@ import (
 	"github.com/feedmq/feedmq/internal/mosquittotest"
 )
 
-func TestTLSFilesConfig(t *testing.T) {
-	pki := newTestPKI(t)
-	dir := t.TempDir()
+// tlsFixture is a test CA and the files TLSFiles reads, in a temporary
+// directory.
+type tlsFixture struct {
+	pki                       *testPKI
+	dir                       string
+	caFile, certFile, keyFile string
+	garbage, damaged          string // a PEM file without a certificate, a damaged one
+}
+
+func newTLSFixture(t *testing.T) *tlsFixture {
+	t.Helper()
+	f := &tlsFixture{pki: newTestPKI(t), dir: t.TempDir()}
 	write := func(name string, data []byte) string {
-		p := filepath.Join(dir, name)
+		p := filepath.Join(f.dir, name)
 		require.NoError(t, os.WriteFile(p, data, 0o600))
 		return p
 	}
-	caFile := write("ca.pem", pki.pem)
-	_, certPEM, keyPEM := pki.issue(t, "device-42", x509.ExtKeyUsageClientAuth)
-	certFile := write("client.crt", certPEM)
-	keyFile := write("client.key", keyPEM)
-	garbage := write("garbage.pem", []byte("not a certificate\n"))
-	damaged := write("damaged.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte{1, 2, 3}}))
+	f.caFile = write("ca.pem", f.pki.pem)
+	_, certPEM, keyPEM := f.pki.issue(t, "device-42", x509.ExtKeyUsageClientAuth)
+	f.certFile = write("client.crt", certPEM)
+	f.keyFile = write("client.key", keyPEM)
+	f.garbage = write("garbage.pem", []byte("not a certificate\n"))
+	f.damaged = write("damaged.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte{1, 2, 3}}))
+	return f
+}
+
+func TestTLSFilesConfig(t *testing.T) {
+	f := newTLSFixture(t)
+	pki, caFile, certFile, keyFile := f.pki, f.caFile, f.certFile, f.keyFile
 
 	t.Run("CA file", func(t *testing.T) {
 		cfg, err := TLSFiles{CAFile: caFile}.Config()
@@ -53,22 +68,6 @@ func TestTLSFilesConfig(t *testing.T) {
 		require.NoError(t, err)
 		assert.Nil(t, cfg.RootCAs)
 		assert.Empty(t, cfg.Certificates)
-	})
-	t.Run("CA path", func(t *testing.T) {
-		caDir := filepath.Join(dir, "capath")
-		require.NoError(t, os.Mkdir(caDir, 0o700))
-		require.NoError(t, os.WriteFile(filepath.Join(caDir, "ca.pem"), pki.pem, 0o600))
-		require.NoError(t, os.Symlink("ca.pem", filepath.Join(caDir, "0123abcd.0")))
-		require.NoError(t, os.WriteFile(filepath.Join(caDir, "README"), []byte("hashed CA dir\n"), 0o600))
-		require.NoError(t, os.Mkdir(filepath.Join(caDir, "sub"), 0o700))
-		cfg, err := TLSFiles{CAPath: caDir}.Config()
-		require.NoError(t, err)
-		assert.True(t, cfg.RootCAs.Equal(pki.pool))
-
-		_, err = TLSFiles{CAPath: filepath.Join(caDir, "sub")}.Config()
-		require.Error(t, err)
-		assert.Contains(t, err.Error(), filepath.Join(caDir, "sub"))
-		assert.Contains(t, err.Error(), "no PEM certificate")
 	})
 	t.Run("system roots and CA file", func(t *testing.T) {
 		if _, err := x509.SystemCertPool(); err != nil {
@@ -100,7 +99,31 @@ func TestTLSFilesConfig(t *testing.T) {
 		assert.True(t, cfg.InsecureSkipVerify)
 		assert.NotNil(t, cfg.VerifyConnection, "the chain is still verified")
 	})
+}
 
+// TestTLSFilesCAPath reads a directory of CA files as c_rehash leaves it.
+func TestTLSFilesCAPath(t *testing.T) {
+	f := newTLSFixture(t)
+	pki, dir := f.pki, f.dir
+	caDir := filepath.Join(dir, "capath")
+	require.NoError(t, os.Mkdir(caDir, 0o700))
+	require.NoError(t, os.WriteFile(filepath.Join(caDir, "ca.pem"), pki.pem, 0o600))
+	require.NoError(t, os.Symlink("ca.pem", filepath.Join(caDir, "0123abcd.0")))
+	require.NoError(t, os.WriteFile(filepath.Join(caDir, "README"), []byte("hashed CA dir\n"), 0o600))
+	require.NoError(t, os.Mkdir(filepath.Join(caDir, "sub"), 0o700))
+	cfg, err := TLSFiles{CAPath: caDir}.Config()
+	require.NoError(t, err)
+	assert.True(t, cfg.RootCAs.Equal(pki.pool))
+
+	_, err = TLSFiles{CAPath: filepath.Join(caDir, "sub")}.Config()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), filepath.Join(caDir, "sub"))
+	assert.Contains(t, err.Error(), "no PEM certificate")
+}
+
+func TestTLSFilesConfigErrors(t *testing.T) {
+	f := newTLSFixture(t)
+	dir, caFile, certFile, keyFile, garbage, damaged := f.dir, f.caFile, f.certFile, f.keyFile, f.garbage, f.damaged
 	errorTests := []struct {
 		name  string
 		files TLSFiles
