@@ -151,7 +151,8 @@ func hostHeader(u *url.URL) string {
 // of its name, else the broker's own, http[s]:// plus host. It is written in
 // lower case (RFC 6454 §6.2).
 func (d *Dialer) origin(u *url.URL, host string) (string, error) {
-	for name, vs := range d.WebSocketHeaders {
+	for _, name := range slices.Sorted(maps.Keys(d.WebSocketHeaders)) {
+		vs := d.WebSocketHeaders[name]
 		if !strings.EqualFold(name, "Origin") || len(vs) == 0 || vs[0] == "" {
 			continue
 		}

@@ -134,7 +134,10 @@ func (c *wsConn) nextFrame() error {
 	default:
 		// MQTT-6.0.0-1: binary frames only.
 		c.closeWithStatus(closeStatusUnsupportedData)
-		return fmt.Errorf("%w: got a %v frame", ErrNonBinaryFrame, h.opcode)
+		if h.opcode == opText {
+			return fmt.Errorf("%w: got a text frame", ErrNonBinaryFrame)
+		}
+		return fmt.Errorf("%w: got a frame of reserved %v", ErrNonBinaryFrame, h.opcode)
 	}
 	if h.length > c.maxFrame {
 		// Refused before a byte of it is read, however large it claims to be.

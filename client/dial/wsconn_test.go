@@ -132,6 +132,22 @@ func TestWebSocketTextFrame(t *testing.T) {
 	assert.Error(t, err)
 }
 
+// TestWebSocketReservedDataOpcode: a data frame of a reserved opcode is
+// not binary either (MQTT-6.0.0-1).
+func TestWebSocketReservedDataOpcode(t *testing.T) {
+	status := make(chan int, 1)
+	srv := startWebSocket(t, wsServerConfig{}, func(p *wsPeer) {
+		p.writeFrame(wsFrame{fin: true, opcode: 0x3, data: []byte{0xd0, 0x00}})
+		status <- p.closeStatus()
+	})
+	conn := mustDial(t, directDialer(), wsURL(srv, ""))
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(dialPromptly)))
+	_, err := conn.Read(make([]byte, 2))
+	require.ErrorIs(t, err, ErrNonBinaryFrame)
+	assert.Contains(t, err.Error(), "reserved opcode 0x3")
+	assert.Equal(t, 1003, <-status)
+}
+
 // TestWebSocketClientFrames checks MQTT-6.0.0-1 on sending: each Write is
 // one final binary frame, masked (RFC 6455 §5.3), and Close sends status
 // 1000.
