@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"time"
 
+	"github.com/feedmq/feedmq/client/dial"
 	"github.com/feedmq/feedmq/packets"
 	"github.com/feedmq/feedmq/store"
 )
@@ -99,8 +101,10 @@ type Config struct {
 	// DISCONNECT. Nil: no will.
 	Will *Will
 
-	// Transport holds TLS, WebSocket and proxy settings.
-	Transport TransportOptions
+	// Transport holds TLS, WebSocket and proxy settings. Its zero value
+	// dials every scheme of Brokers with the defaults documented in
+	// package dial.
+	Transport dial.Dialer
 
 	// Dial replaces the built-in transports, for gateways with a transport
 	// of their own. Nil: Transport.Dial.
@@ -208,6 +212,11 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// DialFunc opens the byte stream to one broker. The returned connection must
+// be ordered, lossless and bidirectional (MQTT-7.1.2-1). Device gateways that
+// bring their own transport plug in here; [dial.Dialer.Dial] is the default.
+type DialFunc func(ctx context.Context, u *url.URL) (net.Conn, error)
+
 // Will is the last will message (MQTT 3.1.1 §3.1.2.5).
 type Will struct {
 	Topic   string
@@ -268,7 +277,7 @@ func (cfg Config) settle() (*settings, error) {
 		return nil, errors.New("client: Config.Brokers is empty")
 	}
 	for _, b := range cfg.Brokers {
-		u, err := ParseBrokerURL(b)
+		u, err := dial.ParseBrokerURL(b)
 		if err != nil {
 			return nil, err
 		}
@@ -350,9 +359,9 @@ func (cfg Config) settle() (*settings, error) {
 		return nil, fmt.Errorf("client: MaxPacketSize exceeds %d", packets.MaxRemainingLength)
 	}
 	if s.Transport.MaxFrameSize == 0 {
-		// A WebSocket frame is read whole before the packet reader sees
-		// it; bound it by the packet limit, plus the fixed header, since
-		// brokers send a packet per frame.
+		// Bound WebSocket frames by the packet limit, plus the fixed
+		// header, since brokers send a packet per frame: a larger frame
+		// is refused at its header.
 		s.Transport.MaxFrameSize = s.MaxPacketSize + 5
 	}
 	if w := s.Will; w != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/feedmq/feedmq/client"
+	"github.com/feedmq/feedmq/client/dial"
 	"github.com/feedmq/feedmq/internal/mosquittotest"
 )
 
@@ -81,7 +82,7 @@ type itDialer struct {
 }
 
 func (d *itDialer) Dial(ctx context.Context, u *url.URL) (net.Conn, error) {
-	var o client.TransportOptions
+	var o dial.Dialer
 	nc, err := o.Dial(ctx, u)
 	if err != nil {
 		return nil, err

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/feedmq/feedmq/client"
+	"github.com/feedmq/feedmq/client/dial"
 	"github.com/feedmq/feedmq/internal/mosquittotest"
 )
 
@@ -59,7 +60,7 @@ func TestIntegrationTLS(t *testing.T) {
 	t.Run("CA pool", func(t *testing.T) {
 		c := newClient(t, client.Config{
 			Brokers:   []string{b.TLSURL()},
-			Transport: client.TransportOptions{TLSConfig: &tls.Config{RootCAs: b.CertPool()}},
+			Transport: dial.Dialer{TLSConfig: &tls.Config{RootCAs: b.CertPool()}},
 		})
 		itRoundTrip(t, c, "test/tls", []byte("secret"))
 	})
@@ -77,52 +78,28 @@ func TestIntegrationTLS(t *testing.T) {
 		u := "mqtts://localhost:" + itPortOf(b.TLSAddr())
 		c := newClient(t, client.Config{
 			Brokers:   []string{u},
-			Transport: client.TransportOptions{TLSConfig: &tls.Config{RootCAs: b.CertPool()}},
+			Transport: dial.Dialer{TLSConfig: &tls.Config{RootCAs: b.CertPool()}},
 		})
 		itRoundTrip(t, c, "test/tls-localhost", []byte("x"))
 
 		err := itConnectErr(t, client.Config{
 			Brokers:   []string{b.TLSURL()},
-			Transport: client.TransportOptions{TLSConfig: &tls.Config{RootCAs: b.CertPool(), ServerName: "mqtt.example.com"}},
+			Transport: dial.Dialer{TLSConfig: &tls.Config{RootCAs: b.CertPool(), ServerName: "mqtt.example.com"}},
 		})
 		var mismatch x509.HostnameError
 		assert.ErrorAs(t, err, &mismatch, "%v", err)
 	})
-	t.Run("TLSFiles insecure", func(t *testing.T) {
-		// --insecure drops the host name check only: the chain is still
-		// verified against the CA file.
-		cfg, err := client.TLSFiles{CAFile: b.CAFile(), ServerName: "mqtt.example.com", Insecure: true}.Config()
-		require.NoError(t, err)
-		c := newClient(t, client.Config{Brokers: []string{b.TLSURL()}, Transport: client.TransportOptions{TLSConfig: cfg}})
-		itRoundTrip(t, c, "test/tls-insecure", []byte("x"))
-
-		cfg, err = client.TLSFiles{CAFile: mutual.CAFile(), Insecure: true}.Config()
-		require.NoError(t, err)
-		err = itConnectErr(t, client.Config{Brokers: []string{b.TLSURL()}, Transport: client.TransportOptions{TLSConfig: cfg}})
-		assert.Error(t, err, "a certificate of another CA is refused even with Insecure")
-	})
-	t.Run("TLSFiles", func(t *testing.T) {
-		cfg, err := client.TLSFiles{CAFile: b.CAFile(), CertFile: b.ClientCertFile(), KeyFile: b.ClientKeyFile()}.Config()
-		require.NoError(t, err)
-		c := newClient(t, client.Config{Brokers: []string{b.TLSURL()}, Transport: client.TransportOptions{TLSConfig: cfg}})
-		itRoundTrip(t, c, "test/tlsfiles", []byte("x"))
-	})
 	t.Run("client certificate required", func(t *testing.T) {
 		c := newClient(t, client.Config{
 			Brokers:   []string{mutual.TLSURL()},
-			Transport: client.TransportOptions{TLSConfig: mutual.TLSConfig()},
+			Transport: dial.Dialer{TLSConfig: mutual.TLSConfig()},
 		})
 		itRoundTrip(t, c, "test/mutual", []byte("x"))
-
-		cfg, err := client.TLSFiles{CAFile: mutual.CAFile(), CertFile: mutual.ClientCertFile(), KeyFile: mutual.ClientKeyFile()}.Config()
-		require.NoError(t, err)
-		c = newClient(t, client.Config{Brokers: []string{mutual.TLSURL()}, Transport: client.TransportOptions{TLSConfig: cfg}})
-		itRoundTrip(t, c, "test/mutual-files", []byte("x"))
 	})
 	t.Run("client certificate missing", func(t *testing.T) {
 		err := itConnectErr(t, client.Config{
 			Brokers:   []string{mutual.TLSURL()},
-			Transport: client.TransportOptions{TLSConfig: &tls.Config{RootCAs: mutual.CertPool()}},
+			Transport: dial.Dialer{TLSConfig: &tls.Config{RootCAs: mutual.CertPool()}},
 		})
 		require.Error(t, err)
 		var refused *client.ConnectError

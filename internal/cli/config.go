@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/feedmq/feedmq/client"
+	"github.com/feedmq/feedmq/client/dial"
 	"github.com/feedmq/feedmq/packets"
 )
 
@@ -144,7 +145,7 @@ func (o *Options) ClientConfig(out Output) (client.Config, error) {
 			Retain:  o.WillRetain,
 		}
 	}
-	cfg.Transport.Proxy = client.ProxyDirect // mosquitto ignores ALL_PROXY
+	cfg.Transport.Proxy = dial.ProxyDirect // mosquitto ignores ALL_PROXY
 	if o.Proxy != "" {
 		cfg.Transport.Proxy = o.Proxy
 	}
@@ -158,7 +159,7 @@ func (o *Options) ClientConfig(out Output) (client.Config, error) {
 	if useTLS {
 		tc, err := o.tlsConfig()
 		if err != nil {
-			return fail("Error: Problem setting TLS options: %s.\n", strings.TrimPrefix(err.Error(), "client: "))
+			return fail("Error: Problem setting TLS options: %s.\n", err)
 		}
 		cfg.Transport.TLSConfig = tc
 	}
@@ -194,7 +195,7 @@ func (o *Options) maxSizeHint() string {
 
 // tlsConfig loads the TLS files and applies --ciphers.
 func (o *Options) tlsConfig() (*tls.Config, error) {
-	files := client.TLSFiles{
+	files := TLSFiles{
 		CAFile:         o.CAFile,
 		CAPath:         o.CAPath,
 		CertFile:       o.CertFile,

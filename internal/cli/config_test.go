@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/feedmq/feedmq/client"
+	"github.com/feedmq/feedmq/client/dial"
 	"github.com/feedmq/feedmq/packets"
 )
 
@@ -59,7 +60,7 @@ func TestBrokerURL(t *testing.T) {
 			o := parse(t, Pub, append([]string{"-t", "a", "-n"}, tc.args...)...)
 			got, _ := o.BrokerURL()
 			assert.Equal(t, tc.want, got)
-			_, err := client.ParseBrokerURL(got)
+			_, err := dial.ParseBrokerURL(got)
 			assert.NoError(t, err)
 		})
 	}
@@ -90,7 +91,7 @@ func TestClientConfig(t *testing.T) {
 	assert.Equal(t, &client.Will{Topic: "w", Payload: []byte("bye"), QoS: 2, Retain: true}, cfg.Will)
 	assert.Equal(t, "u", cfg.Username)
 	assert.Equal(t, "p", cfg.Password)
-	assert.Equal(t, client.ProxyDirect, cfg.Transport.Proxy, "mosquitto ignores ALL_PROXY")
+	assert.Equal(t, dial.ProxyDirect, cfg.Transport.Proxy, "mosquitto ignores ALL_PROXY")
 	require.NotNil(t, cfg.Transport.NetDialer)
 	require.IsType(t, &net.TCPAddr{}, cfg.Transport.NetDialer.LocalAddr)
 	assert.True(t, net.IPv4(127, 0, 0, 1).Equal(cfg.Transport.NetDialer.LocalAddr.(*net.TCPAddr).IP))

@@ -1,6 +1,6 @@
 // Package cli is the code cmd/mqtt-pub and cmd/mqtt-sub share: their
 // command line, the per-user file of default options, the client.Config
-// both build from it, the errors and exit statuses they report, and the
+// both build from it (TLS from files included: TLSFiles), the errors and exit statuses they report, and the
 // output formats of mqtt-sub.
 //
 // Both tools are drop-in replacements for mosquitto_pub and mosquitto_sub

@@ -1,4 +1,4 @@
-package client
+package cli
 
 import (
 	"crypto/tls"
@@ -13,8 +13,10 @@ import (
 )
 
 // TLSFiles holds the file-based TLS settings of mosquitto_pub and
-// mosquitto_sub, for command-line tools. [TLSFiles.Config] turns them into a
-// *tls.Config for [TransportOptions.TLSConfig].
+// mosquitto_sub. [TLSFiles.Config] turns them into the *tls.Config of
+// the client's Config.Transport. Its errors are worded for the tools' "Problem
+// setting TLS options" message, so they carry no package prefix, like those
+// of [CipherSuites].
 type TLSFiles struct {
 	// CAFile is a PEM file of CA certificates to trust (--cafile).
 	CAFile string
@@ -88,9 +90,9 @@ func parseTLSVersion(s string) (uint16, error) {
 	case "tlsv1.3":
 		return tls.VersionTLS13, nil
 	case "tlsv1", "tlsv1.0", "tlsv1.1":
-		return 0, fmt.Errorf("client: TLS version %q is no longer supported; use tlsv1.2 or tlsv1.3", s)
+		return 0, fmt.Errorf("TLS version %q is no longer supported; use tlsv1.2 or tlsv1.3", s)
 	}
-	return 0, fmt.Errorf("client: unknown TLS version %q; use tlsv1.2 or tlsv1.3", s)
+	return 0, fmt.Errorf("unknown TLS version %q; use tlsv1.2 or tlsv1.3", s)
 }
 
 // rootCAs returns the trusted CAs, or nil for the system's.
@@ -102,17 +104,17 @@ func (f TLSFiles) rootCAs() (*x509.CertPool, error) {
 	if f.UseSystemRoots {
 		sys, err := x509.SystemCertPool()
 		if err != nil {
-			return nil, fmt.Errorf("client: loading the system CA certificates: %w", err)
+			return nil, fmt.Errorf("loading the system CA certificates: %w", err)
 		}
 		pool = sys
 	}
 	if f.CAFile != "" {
 		certs, err := readPEMCertificates(f.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("client: CA file: %w", err)
+			return nil, fmt.Errorf("CA file: %w", err)
 		}
 		if len(certs) == 0 {
-			return nil, fmt.Errorf("client: CA file %s: no PEM certificate found", f.CAFile)
+			return nil, fmt.Errorf("CA file %s: no PEM certificate found", f.CAFile)
 		}
 		for _, c := range certs {
 			pool.AddCert(c)
@@ -130,7 +132,7 @@ func (f TLSFiles) rootCAs() (*x509.CertPool, error) {
 func addCAPath(pool *x509.CertPool, dir string) error {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return fmt.Errorf("client: CA path: %w", err)
+		return fmt.Errorf("CA path: %w", err)
 	}
 	found := 0
 	for _, e := range entries {
@@ -141,7 +143,7 @@ func addCAPath(pool *x509.CertPool, dir string) error {
 		}
 		certs, err := readPEMCertificates(name)
 		if err != nil {
-			return fmt.Errorf("client: CA path: %w", err)
+			return fmt.Errorf("CA path: %w", err)
 		}
 		for _, c := range certs {
 			pool.AddCert(c)
@@ -149,7 +151,7 @@ func addCAPath(pool *x509.CertPool, dir string) error {
 		found += len(certs)
 	}
 	if found == 0 {
-		return fmt.Errorf("client: CA path %s: no PEM certificate found in any file", dir)
+		return fmt.Errorf("CA path %s: no PEM certificate found in any file", dir)
 	}
 	return nil
 }
@@ -184,21 +186,21 @@ func readPEMCertificates(name string) ([]*x509.Certificate, error) {
 func (f TLSFiles) clientCertificate() (tls.Certificate, error) {
 	switch {
 	case f.CertFile == "":
-		return tls.Certificate{}, fmt.Errorf("client: key file %s given without a certificate file", f.KeyFile)
+		return tls.Certificate{}, fmt.Errorf("key file %s given without a certificate file", f.KeyFile)
 	case f.KeyFile == "":
-		return tls.Certificate{}, fmt.Errorf("client: certificate file %s given without a key file", f.CertFile)
+		return tls.Certificate{}, fmt.Errorf("certificate file %s given without a key file", f.CertFile)
 	}
 	certPEM, err := os.ReadFile(f.CertFile)
 	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("client: certificate file: %w", err)
+		return tls.Certificate{}, fmt.Errorf("certificate file: %w", err)
 	}
 	keyPEM, err := os.ReadFile(f.KeyFile)
 	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("client: key file: %w", err)
+		return tls.Certificate{}, fmt.Errorf("key file: %w", err)
 	}
 	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("client: certificate file %s with key file %s: %w", f.CertFile, f.KeyFile, err)
+		return tls.Certificate{}, fmt.Errorf("certificate file %s with key file %s: %w", f.CertFile, f.KeyFile, err)
 	}
 	return cert, nil
 }
@@ -208,14 +210,14 @@ func (f TLSFiles) clientCertificate() (tls.Certificate, error) {
 func verifyChainOnly(roots *x509.CertPool) func(tls.ConnectionState) error {
 	return func(cs tls.ConnectionState) error {
 		if len(cs.PeerCertificates) == 0 {
-			return errors.New("client: the server sent no certificate")
+			return errors.New("the server sent no certificate")
 		}
 		opts := x509.VerifyOptions{Roots: roots, Intermediates: x509.NewCertPool()}
 		for _, c := range cs.PeerCertificates[1:] {
 			opts.Intermediates.AddCert(c)
 		}
 		if _, err := cs.PeerCertificates[0].Verify(opts); err != nil {
-			return fmt.Errorf("client: verifying the server certificate (host name not checked): %w", err)
+			return fmt.Errorf("verifying the server certificate (host name not checked): %w", err)
 		}
 		return nil
 	}
