@@ -1,3 +1,5 @@
+// errors.go holds the errors the client returns and reports: sentinels to
+// test with errors.Is, and ConnectError.
 package client
 
 import (

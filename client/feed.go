@@ -1,3 +1,5 @@
+// feed.go holds Feed, a topic with typed values after the Adafruit MQTT
+// library, and the codecs that convert them.
 package client
 
 import (

@@ -1,3 +1,4 @@
+// stats.go holds Stats, a snapshot of the client's counters.
 package client
 
 import "sync/atomic"

@@ -1,0 +1,193 @@
+// settings.go holds settings: a Config validated, with the defaults of its
+// zero values applied, and the CONNECT packet it makes.
+package client
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"time"
+
+	"github.com/feedmq/feedmq/client/dial"
+	"github.com/feedmq/feedmq/packets"
+)
+
+// settings is a Config with defaults applied and URLs parsed.
+type settings struct {
+	Config
+	brokers []*url.URL
+	log     *slog.Logger
+}
+
+// settle validates cfg and applies the defaults of its zero values.
+func (cfg Config) settle() (*settings, error) {
+	s := &settings{Config: cfg}
+	for _, step := range []func() error{s.settleBrokers, s.settleIdentity, s.settleTimes, s.settleLimits, s.settleWill} {
+		if err := step(); err != nil {
+			return nil, err
+		}
+	}
+	// Build the CONNECT once, so that an invalid field is reported by New.
+	if err := s.connectPacket(s.Username, s.Password).Validate(); err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
+	s.log = s.Logger
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	return s, nil
+}
+
+func (s *settings) settleBrokers() error {
+	if len(s.Brokers) == 0 {
+		return errors.New("client: Config.Brokers is empty")
+	}
+	for _, b := range s.Brokers {
+		u, err := dial.ParseBrokerURL(b)
+		if err != nil {
+			return err
+		}
+		s.brokers = append(s.brokers, u)
+	}
+	return nil
+}
+
+func (s *settings) settleIdentity() error {
+	if s.Protocol == 0 {
+		s.Protocol = MQTT311
+	}
+	if !s.Protocol.Valid() {
+		return fmt.Errorf("client: unsupported protocol level %d", s.Protocol)
+	}
+	if s.ClientID == "" {
+		if s.PersistentSession {
+			// MQTT-3.1.3-7, and §3.1.3.1 discourages random identifiers for
+			// persistent sessions: they could never be resumed.
+			return errors.New("client: a persistent session needs a ClientID (MQTT-3.1.3-7)")
+		}
+		s.ClientID = randomClientID()
+	}
+	if s.Protocol == MQTT31 && len(s.ClientID) > 23 {
+		return errors.New("client: MQTT 3.1 limits the ClientID to 23 characters")
+	}
+	return nil
+}
+
+func (s *settings) settleTimes() error {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&s.KeepAlive, DefaultKeepAlive)
+	if s.KeepAlive > 65535*time.Second {
+		return errors.New("client: KeepAlive exceeds 65535 seconds")
+	}
+	if s.KeepAlive > 0 && s.KeepAlive < time.Second {
+		return errors.New("client: KeepAlive is sent in seconds and must be at least 1s")
+	}
+	def(&s.PingTimeout, DefaultPingTimeout)
+	def(&s.ConnectTimeout, DefaultConnectTimeout)
+	def(&s.WriteTimeout, DefaultWriteTimeout)
+	def(&s.Reconnect.InitialDelay, DefaultInitialDelay)
+	def(&s.Reconnect.MaxDelay, DefaultMaxDelay)
+	def(&s.Reconnect.StableAfter, DefaultStableAfter)
+	def(&s.CloseGrace, DefaultCloseGrace)
+	if s.Reconnect.Multiplier == 0 {
+		s.Reconnect.Multiplier = 2
+	}
+	if s.Reconnect.Jitter == 0 {
+		s.Reconnect.Jitter = 0.5
+	}
+	if s.Reconnect.Multiplier < 1 || s.Reconnect.Jitter < 0 || s.Reconnect.Jitter > 1 {
+		return errors.New("client: Reconnect needs Multiplier >= 1 and Jitter within 0..1")
+	}
+	return nil
+}
+
+func (s *settings) settleLimits() error {
+	for _, f := range []struct {
+		name string
+		n    *int
+		v    int
+	}{
+		{"MaxInflight", &s.MaxInflight, DefaultMaxInflight},
+		{"MaxPending", &s.MaxPending, DefaultMaxPending},
+		{"MaxPacketSize", &s.MaxPacketSize, DefaultMaxPacketSize},
+		{"HandlerQueue", &s.HandlerQueue, DefaultHandlerQueue},
+		{"HandlerQueueBytes", &s.HandlerQueueBytes, DefaultHandlerBytes},
+	} {
+		if *f.n == 0 {
+			*f.n = f.v
+		}
+		if *f.n < 0 {
+			return fmt.Errorf("client: %s is negative", f.name)
+		}
+	}
+	if s.MaxInflight > 65535 {
+		return errors.New("client: MaxInflight exceeds the 65535 packet identifiers")
+	}
+	if s.MaxPacketSize > packets.MaxRemainingLength {
+		return fmt.Errorf("client: MaxPacketSize exceeds %d", packets.MaxRemainingLength)
+	}
+	if s.Transport.MaxFrameSize == 0 {
+		// Bound WebSocket frames by the packet limit, plus the fixed
+		// header, since brokers send a packet per frame: a larger frame
+		// is refused at its header.
+		s.Transport.MaxFrameSize = s.MaxPacketSize + 5
+	}
+	return nil
+}
+
+func (s *settings) settleWill() error {
+	w := s.Will
+	if w == nil {
+		return nil
+	}
+	if err := packets.ValidateTopicName(w.Topic); err != nil {
+		return fmt.Errorf("client: will topic: %w", err)
+	}
+	if !w.QoS.Valid() {
+		return fmt.Errorf("client: will QoS %d (MQTT-3.1.2-14)", w.QoS)
+	}
+	return nil
+}
+
+// connectPacket builds CONNECT for one attempt (MQTT 3.1.1 §3.1).
+func (s *settings) connectPacket(username, password string) *packets.Connect {
+	p := &packets.Connect{
+		ProtocolName:  "MQTT",
+		ProtocolLevel: s.Protocol,
+		CleanSession:  !s.PersistentSession,
+		ClientID:      s.ClientID,
+	}
+	if s.Protocol == MQTT31 {
+		p.ProtocolName = "MQIsdp"
+	}
+	if s.KeepAlive > 0 {
+		p.KeepAlive = uint16(s.KeepAlive / time.Second)
+	}
+	if w := s.Will; w != nil {
+		p.WillFlag, p.WillTopic, p.WillMessage, p.WillQoS, p.WillRetain = true, w.Topic, w.Payload, w.QoS, w.Retain
+	}
+	if username != "" || password != "" {
+		// A password needs a user name (MQTT-3.1.2-22); an empty one is
+		// still a user name.
+		p.UsernameFlag, p.Username = true, username
+	}
+	if password != "" {
+		p.PasswordFlag, p.Password = true, []byte(password)
+	}
+	return p
+}
+
+// randomClientID returns an identifier of 23 characters or fewer, the length
+// every MQTT 3.1.1 server must accept (§3.1.3.1).
+func randomClientID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return "feedmq-" + hex.EncodeToString(b[:])
+}
