@@ -27,8 +27,9 @@ import (
 // without reading it into memory, reports it once with its size,
 // acknowledges it so mosquitto does not send it again, keeps the
 // connection, and receives the next 1,000 messages.
+//
+// It does not run in parallel: it counts the process's allocations.
 func TestIntegrationOversizeMessage(t *testing.T) {
-	t.Parallel()
 	pubBin, err := exec.LookPath("mosquitto_pub")
 	require.NoError(t, err, "mosquitto_pub is needed: apt-get install mosquitto-clients")
 	b := mosquittotest.Start(t, mosquittotest.Options{})
