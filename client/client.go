@@ -244,7 +244,10 @@ func (c *Client) sendDisconnect(ctx context.Context) {
 		return
 	}
 	bound := min(c.s.WriteTimeout, disconnectTimeout)
-	if ctx.Err() != nil {
+	var ended <-chan struct{}
+	if ctx.Err() == nil {
+		ended = ctx.Done()
+	} else {
 		bound = min(bound, closeWriteWait)
 	}
 	t := time.NewTimer(bound)
@@ -252,12 +255,12 @@ func (c *Client) sendDisconnect(ctx context.Context) {
 	select {
 	case <-sent:
 	case <-t.C:
-	case <-ctx.Done():
-		if bound > closeWriteWait {
-			select {
-			case <-sent:
-			case <-time.After(closeWriteWait):
-			}
+	case <-ended:
+		// The caller stopped waiting: DISCONNECT gets the short bound.
+		t.Reset(closeWriteWait)
+		select {
+		case <-sent:
+		case <-t.C:
 		}
 	}
 }
