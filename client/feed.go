@@ -4,12 +4,9 @@ package client
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
-
-	"github.com/feedmq/feedmq/packets"
 )
 
 // Codec converts between a feed's values and message payloads.
@@ -99,8 +96,7 @@ type Feed[T any] struct {
 	codec   Codec[T]
 	qos     QoS
 	retain  bool
-	sub     *subscription
-	subDone chan requestResult
+	sub     *Subscription
 	onError func(*DecodeError)
 }
 
@@ -113,24 +109,11 @@ func NewFeed[T any](c *Client, topic string, codec Codec[T], opts ...PublishOpti
 	for _, o := range opts {
 		tmpl = o.applyPublish(tmpl)
 	}
-	sub, err := c.subscription([]TopicFilter{{topic, tmpl.qos}}, nil)
+	sub, err := c.SubscribeAsync([]TopicFilter{{topic, tmpl.qos}}, nil)
 	if err != nil {
 		return nil, err
 	}
-	sub.feed = true
-	if c.closing.Load() {
-		return nil, ErrClosed
-	}
-	if err := c.start(); err != nil {
-		return nil, err
-	}
-	f := &Feed[T]{c: c, topic: topic, codec: codec, qos: tmpl.qos, retain: tmpl.retain, sub: sub}
-	r := &request{filters: []string{topic}, qos: []QoS{tmpl.qos}, reply: make(chan requestResult, 1)}
-	f.subDone = r.reply
-	if !c.post(op{fn: func(s *session) { s.subscribe(sub, r) }}) {
-		return nil, c.stoppedErr()
-	}
-	return f, nil
+	return &Feed[T]{c: c, topic: topic, codec: codec, qos: tmpl.qos, retain: tmpl.retain, sub: sub}, nil
 }
 
 // Topic returns the feed's topic or filter.
@@ -139,38 +122,25 @@ func (f *Feed[T]) Topic() string { return f.topic }
 // Subscribed waits until the broker acknowledged the feed's first
 // subscription and returns the granted QoS.
 func (f *Feed[T]) Subscribed(ctx context.Context) (QoS, error) {
-	select {
-	case res := <-f.subDone:
-		// Keep the answer for later callers.
-		f.subDone <- res
-		if res.err != nil {
-			return 0, res.err
-		}
-		if res.codes[0] == packets.SubackFailure {
-			return 0, fmt.Errorf("%w: %q", ErrSubscriptionRefused, f.topic)
-		}
-		return QoS(res.codes[0]), nil
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	case <-f.c.ctx.Done():
-		return 0, f.c.stoppedErr()
+	granted, err := f.sub.Granted(ctx)
+	if err != nil {
+		return 0, err
 	}
+	return granted[0], nil
 }
 
 // OnMessage sets the callback for the feed's messages and starts
 // delivering to it, in order, on the feed's own goroutine. Payloads the
 // codec rejects go to OnDecodeError (or Config.OnError) instead.
 func (f *Feed[T]) OnMessage(fn func(v T, m *Message)) {
-	handler := func(m *Message) {
+	f.sub.SetHandler(func(m *Message) {
 		v, err := f.codec.Decode(m.Payload)
 		if err != nil {
 			f.decodeFailed(m, err)
 			return
 		}
 		fn(v, m)
-	}
-	f.sub.queue.handler.Store(&handler)
-	f.sub.queue.kick()
+	})
 }
 
 // OnDecodeError sets the callback for payloads the codec rejects. Set it
@@ -205,31 +175,16 @@ func (f *Feed[T]) Publish(ctx context.Context, v T) error {
 // codec rejects is returned as a *DecodeError with the message.
 func (f *Feed[T]) Next(ctx context.Context) (T, *Message, error) {
 	var zero T
-	for {
-		m, ok := f.sub.queue.pop()
-		if ok {
-			f.c.delivery.handled(m)
-			v, err := f.codec.Decode(m.Payload)
-			if err != nil {
-				return zero, m, &DecodeError{Topic: m.Topic, Payload: m.Payload, Err: err}
-			}
-			return v, m, nil
-		}
-		select {
-		case <-f.sub.queue.ready:
-		case <-ctx.Done():
-			return zero, nil, ctx.Err()
-		case <-f.c.ctx.Done():
-			return zero, nil, f.c.stoppedErr()
-		}
+	m, err := f.sub.Next(ctx)
+	if err != nil {
+		return zero, nil, err
 	}
+	v, err := f.codec.Decode(m.Payload)
+	if err != nil {
+		return zero, m, &DecodeError{Topic: m.Topic, Payload: m.Payload, Err: err}
+	}
+	return v, m, nil
 }
 
 // Close unsubscribes the feed and waits for UNSUBACK.
-func (f *Feed[T]) Close(ctx context.Context) error {
-	err := f.c.Unsubscribe(ctx, f.topic)
-	if errors.Is(err, ErrClosed) {
-		return nil
-	}
-	return err
-}
+func (f *Feed[T]) Close(ctx context.Context) error { return f.sub.Unsubscribe(ctx) }

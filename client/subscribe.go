@@ -101,9 +101,15 @@ func (c *Client) SubscribeMany(ctx context.Context, filters []TopicFilter, handl
 	if err != nil {
 		return nil, err
 	}
-	granted := make([]QoS, len(res.codes))
+	return c.granted(sub, res.codes)
+}
+
+// granted reads a SUBACK's codes for sub. Refused filters are removed from
+// it and reported in a *SubscribeError.
+func (c *Client) granted(sub *subscription, codes []packets.SubackCode) ([]QoS, error) {
+	granted := make([]QoS, len(codes))
 	var refused []string
-	for i, code := range res.codes {
+	for i, code := range codes {
 		if code == packets.SubackFailure {
 			refused = append(refused, sub.filters[i])
 			continue
