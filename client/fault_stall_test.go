@@ -1,6 +1,7 @@
 package client_test
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"testing"
@@ -81,4 +82,28 @@ func TestFaultStalledPeer(t *testing.T) {
 			assert.NotZero(t, full, "MaxPending was reached and reported")
 		})
 	}
+}
+
+// TestFaultDisconnectStalledPeer calls Disconnect with a 1 s context while
+// QoS 1 messages wait for a broker that stopped reading: Disconnect waits
+// for them only until its context ends (plus the short bound for
+// DISCONNECT), and says how many were not delivered.
+func TestFaultDisconnectStalledPeer(t *testing.T) {
+	srv := brokertest.New(t)
+	cfg := faultConfig(srv)
+	c, conn := faultConnect(t, srv, cfg, false)
+	_ = conn // never read again
+	for range 10 {
+		_, err := c.PublishAsync("stall/x", make([]byte, 1024), client.WithQoS(client.AtLeastOnce))
+		require.NoError(t, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	start := time.Now()
+	err := c.Disconnect(ctx)
+	took := time.Since(start)
+	t.Logf("Disconnect took %v: %v", took.Round(time.Millisecond), err)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Contains(t, err.Error(), "10 message(s) not delivered")
+	assert.Less(t, took, 2*time.Second)
 }
