@@ -93,8 +93,6 @@ func (c *Client) start() error {
 		for _, m := range sess.recovered() {
 			m.counted = c.pending.tryAcquire()
 		}
-		c.wg.Add(1)
-		go c.runSession()
 	})
 	return c.startErr
 }
@@ -115,7 +113,7 @@ func (c *Client) Connect(ctx context.Context) error {
 	}
 	first := make(chan error, 1)
 	c.wg.Add(1)
-	go c.connectionLoop(ctx, first)
+	go c.connectionLoop(&connLoop{ctx: ctx, first: first, b: c.newBackoff()}, nil)
 	if err := <-first; err != nil {
 		c.connectOnce.Store(false)
 		return err
@@ -272,6 +270,7 @@ func (c *Client) sendDisconnect(ctx context.Context) {
 func (c *Client) stop(cause error) int {
 	c.delivery.stop()
 	c.cancel(cause)
+	c.closeInbox()
 	c.wg.Wait()
 	c.delivery.wait(c.s.CloseGrace)
 	c.hooks.stopAndWait(c.s.CloseGrace)

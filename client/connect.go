@@ -18,68 +18,104 @@ import (
 	"github.com/feedmq/feedmq/packets"
 )
 
-// connectionLoop owns the client's connections. It reports the outcome of
-// the first connection on first (then no more), serves each connection on
-// this goroutine (the read loop runs here), and reconnects with backoff
-// until the client stops or gives up. ctx bounds the attempts until the
-// first connection is up: it is Connect's context.
-func (c *Client) connectionLoop(ctx context.Context, first chan<- error) {
-	defer c.wg.Done()
-	b := c.newBackoff()
-	attempt := 0
-	for {
-		cn, err := c.connectAny(ctx)
-		if err == nil {
-			if err := c.register(cn); err != nil {
-				if first != nil {
-					first <- err
-				}
-				return // the client is stopping
-			}
-			if first != nil {
-				first <- nil
-				first, ctx = nil, c.ctx
-			}
-			up := time.Now()
-			lost := c.serve(cn)
-			if c.stopping() {
-				return
-			}
-			c.connectionLost(cn, lost)
-			if c.s.Reconnect.Disabled {
-				c.giveUp(lost)
-				return
-			}
-			if time.Since(up) >= c.s.Reconnect.StableAfter {
-				b.Reset()
-				attempt = 0
-			}
-		} else {
-			var refused *ConnectError
-			permanent := errors.As(err, &refused) && refused.Permanent() && !c.s.RetryOnAuthFailure
-			if first != nil && (!c.s.ConnectRetry || permanent) {
-				first <- err
-				return
-			}
-			if first != nil && ctx.Err() != nil {
-				first <- fmt.Errorf("client: connect: %w (last attempt: %w)", ctx.Err(), err)
-				return
-			}
-			if permanent {
-				c.giveUp(err)
-				return
-			}
-		}
-		attempt++
-		delay := b.NextBackOff()
-		c.hookReconnecting(attempt, delay)
-		if werr := c.sleep(ctx, delay); werr != nil {
-			if first != nil {
-				first <- fmt.Errorf("client: connect: %w (last attempt: %w)", werr, err)
-			}
-			return
-		}
+// connLoop is the state of the connection loop, handed on from goroutine
+// to goroutine.
+type connLoop struct {
+	ctx     context.Context // Connect's until the first connection is up, then the client's
+	first   chan<- error    // the outcome of the first connection, then nil
+	b       backoff.BackOff
+	attempt int
+}
+
+// report sends the outcome of the first connection to Connect, once.
+func (l *connLoop) report(err error) {
+	if l.first != nil {
+		l.first <- err
+		l.first = nil
 	}
+}
+
+// connectionLoop owns the client's connections: it serves cn (when not
+// nil) until it is lost, then dials with backoff until a broker accepts,
+// until the client stops or gives up. Each accepted connection is served
+// by a fresh goroutine running this loop: dialling and the handshake grow
+// a goroutine's stack, and an idle connection should not keep that stack
+// for as long as it lasts. The read loop runs on the serving goroutine.
+func (c *Client) connectionLoop(l *connLoop, cn *conn) {
+	defer c.wg.Done()
+	if cn != nil && !c.serveUntilLost(l, cn) {
+		return
+	}
+	for {
+		cn, err := c.connectAny(l.ctx)
+		if err != nil {
+			if !c.connectFailed(l, err) || !c.backoffWait(l, err) {
+				return
+			}
+			continue
+		}
+		if err := c.register(cn); err != nil {
+			l.report(err)
+			return // the client is stopping
+		}
+		l.report(nil)
+		l.ctx = c.ctx
+		c.wg.Add(1)
+		go c.connectionLoop(l, cn)
+		return
+	}
+}
+
+// serveUntilLost serves cn until it ends, and reports whether to
+// reconnect, after the backoff wait.
+func (c *Client) serveUntilLost(l *connLoop, cn *conn) bool {
+	up := time.Now()
+	lost := c.serve(cn)
+	if c.stopping() {
+		return false
+	}
+	c.connectionLost(cn, lost)
+	if c.s.Reconnect.Disabled {
+		c.giveUp(lost)
+		return false
+	}
+	if time.Since(up) >= c.s.Reconnect.StableAfter {
+		l.b.Reset()
+		l.attempt = 0
+	}
+	return c.backoffWait(l, lost)
+}
+
+// connectFailed decides what a failed attempt means: it reports whether to
+// try again.
+func (c *Client) connectFailed(l *connLoop, err error) bool {
+	var refused *ConnectError
+	permanent := errors.As(err, &refused) && refused.Permanent() && !c.s.RetryOnAuthFailure
+	switch {
+	case l.first != nil && (!c.s.ConnectRetry || permanent):
+		l.report(err)
+		return false
+	case l.first != nil && l.ctx.Err() != nil:
+		l.report(fmt.Errorf("client: connect: %w (last attempt: %w)", l.ctx.Err(), err))
+		return false
+	case permanent:
+		c.giveUp(err)
+		return false
+	}
+	return true
+}
+
+// backoffWait waits before the next attempt, and reports false when the
+// client stopped (or Connect's context ended) meanwhile.
+func (c *Client) backoffWait(l *connLoop, last error) bool {
+	l.attempt++
+	delay := l.b.NextBackOff()
+	c.hookReconnecting(l.attempt, delay)
+	if err := c.sleep(l.ctx, delay); err != nil {
+		l.report(fmt.Errorf("client: connect: %w (last attempt: %w)", err, last))
+		return false
+	}
+	return true
 }
 
 // connectionLost reports a connection that ended without Disconnect.
@@ -94,10 +130,10 @@ func (c *Client) connectionLost(cn *conn, err error) {
 // session has taken it: resends, resubscriptions and the queue are on their
 // way. The reader starts only after this, so nothing arrives before.
 func (c *Client) register(cn *conn) error {
-	go cn.writeLoop()
 	if err := c.call(context.Background(), func(s *session) { s.onConnected(cn) }); err != nil {
 		cn.fail(err)
-		<-cn.writerDone
+		cn.writers.Wait()
+		cn.endWaiters()
 		return err
 	}
 	c.current.Store(cn)
@@ -124,7 +160,8 @@ func (c *Client) serve(cn *conn) error {
 	}
 	c.current.CompareAndSwap(cn, nil)
 	c.stats.connected.Store(false)
-	<-cn.writerDone
+	cn.writers.Wait()
+	cn.endWaiters()
 	c.post(op{fn: func(s *session) { s.onConnectionLost(cn) }})
 	return cn.err
 }
@@ -204,7 +241,6 @@ func (c *Client) connectTo(ctx context.Context, u *url.URL) (*conn, error) {
 		debug:          debugEnabled(c.s.log),
 		wake:           make(chan struct{}, 1),
 		done:           make(chan struct{}),
-		writerDone:     make(chan struct{}),
 	}
 	if c.s.KeepAlive > 0 {
 		cn.ka = newKeepalive(c.s.KeepAlive, c.s.PingTimeout,

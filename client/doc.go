@@ -41,24 +41,29 @@
 //
 // # Goroutines
 //
-// Each goroutine has one owner that starts and joins it:
+// Each goroutine has one owner that starts and joins it; an idle connected
+// client runs one (the read loop):
 //
 //   - The session goroutine (inbox.go, session.go, outbound.go,
-//     subscribe.go) owns the session: queued and in-flight outbound
-//     messages, packet identifiers, subscriptions and SUBSCRIBE requests.
-//     Callers and the reader hand it work through its inbox, a batch it
-//     drains whole each time it wakes; nothing else touches that state.
-//     Started by the first call that needs it, joined by Disconnect.
+//     subscribe.go, requests.go) owns the session: queued and in-flight
+//     outbound messages, packet identifiers, subscriptions and SUBSCRIBE
+//     requests. Callers and the reader hand it work through its inbox, a
+//     batch it drains whole each time it wakes; nothing else touches that
+//     state. It runs while there is work: the first post to find it
+//     parked starts it, and it parks after a second without work. When the
+//     client stops, a last session goroutine ends every open flow.
 //   - The connection loop (connect.go) dials, performs CONNECT/CONNACK,
-//     and, while a connection is up, runs its read loop (conn.go) on the
-//     same goroutine: PUBLISH routing, the QoS 2 receiver and PUBREL are
-//     handled there (inbound.go); acks of outbound messages go to the
-//     session. It waits with backoff between attempts. Started by Connect,
-//     joined by Disconnect.
+//     and, while a connection is up, runs its read loop (conn.go):
+//     PUBLISH routing, the QoS 2 receiver and PUBREL are handled there
+//     (inbound.go); acks of outbound messages go to the session. Each
+//     accepted connection is served by a fresh goroutine that takes the
+//     loop over, so the stack grown by dialling is not kept. It waits with
+//     backoff between attempts. Started by Connect.
 //   - One writer per connection (conn.go) writes what producers encoded
 //     into the connection's pending batch. It is the only goroutine that
-//     writes to the socket, and nobody waits for it except a caller who
-//     asked to. Joined by the connection loop.
+//     writes to the socket, nobody waits for it except a caller who asked
+//     to, and it runs while there is something to write (and a second
+//     after). The connection loop waits for it before reconnecting.
 //   - Keepalive (keepalive.go) runs on a timer, not a goroutine of its own;
 //     a missing PINGRESP closes the socket from outside the writer.
 //   - A handler goroutine per subscription (delivery.go) runs while its

@@ -5,6 +5,7 @@ package client
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // opKind names the hot operations, which travel as values; everything else
@@ -31,13 +32,22 @@ type op struct {
 // inbox is the session's queue. Posting appends under a lock and wakes the
 // session only when the queue was empty, so a burst costs one wake-up and
 // one lock per message instead of a channel operation each.
+//
+// The session goroutine runs only while there is work: the first post to
+// find it parked starts it, and it parks again once nothing came for
+// sessionLinger, so an idle client does not keep it.
 type inbox struct {
-	mu     sync.Mutex
-	ops    []op
-	spare  []op // the session's drained batch, reused
-	closed bool // the session goroutine has stopped taking work
-	wake   chan struct{}
+	mu      sync.Mutex
+	ops     []op
+	spare   []op // the session's drained batch, reused
+	closed  bool // the client is stopping: the last session goroutine runs
+	running bool // a session goroutine is running
+	wake    chan struct{}
 }
+
+// sessionLinger is how long the session goroutine waits for work before it
+// parks.
+const sessionLinger = time.Second
 
 func (ib *inbox) init() { ib.wake = make(chan struct{}, 1) }
 
@@ -52,10 +62,49 @@ func (c *Client) post(o op) bool {
 	}
 	ib.ops = append(ib.ops, o)
 	first := len(ib.ops) == 1
+	start := c.claimSession()
 	ib.mu.Unlock()
 	if first {
 		signal(ib.wake)
 	}
+	if start {
+		go c.runSession()
+	}
+	return true
+}
+
+// claimSession reports whether the caller must start the session
+// goroutine, and marks it running. The count is taken under the inbox's
+// lock, so stop, which closes the inbox under it, never waits without it.
+func (c *Client) claimSession() bool {
+	if c.inbox.running {
+		return false
+	}
+	c.inbox.running = true
+	c.wg.Add(1)
+	return true
+}
+
+// closeInbox takes no more work and makes sure a session goroutine runs to
+// end what is open. The client's context has been cancelled.
+func (c *Client) closeInbox() {
+	c.inbox.mu.Lock()
+	c.inbox.closed = true
+	start := c.claimSession()
+	c.inbox.mu.Unlock()
+	if start {
+		go c.runSession()
+	}
+}
+
+// park lets the session goroutine exit when no work came.
+func (ib *inbox) park() bool {
+	ib.mu.Lock()
+	defer ib.mu.Unlock()
+	if len(ib.ops) > 0 || ib.closed {
+		return false
+	}
+	ib.running = false
 	return true
 }
 
@@ -107,23 +156,33 @@ func (c *Client) call(ctx context.Context, fn func(*session)) error {
 }
 
 // runSession is the session goroutine: it owns the session and handles its
-// work in batches until the client stops, then ends every open flow.
+// work in batches until no work came for sessionLinger or the client
+// stops; then it ends every open flow.
 func (c *Client) runSession() {
 	defer c.wg.Done()
-	defer close(c.sess.exited)
 	s := c.sess
+	linger := time.NewTimer(sessionLinger)
+	defer linger.Stop()
 	for {
 		select {
 		case <-c.inbox.wake:
 			batch := c.inbox.take(false)
 			s.handleBatch(batch)
 			c.inbox.recycle(batch)
+			linger.Reset(sessionLinger)
+		case <-linger.C:
+			if c.inbox.park() {
+				return
+			}
+			signal(c.inbox.wake) // work came as the timer fired
+			linger.Reset(sessionLinger)
 		case <-c.ctx.Done():
 			s.conn = nil
 			// Work posted before the inbox closed still runs, so that no
 			// caller waits for an answer that never comes.
 			s.handleBatch(c.inbox.take(true))
 			s.abandon()
+			close(s.exited)
 			return
 		}
 	}

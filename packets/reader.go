@@ -30,8 +30,14 @@ type Reader struct {
 
 // NewReader returns a Reader that reads from r with DefaultMaxPacketSize as
 // its bound.
-func NewReader(r io.Reader) *Reader {
-	return &Reader{r: bufio.NewReaderSize(r, 4096), max: DefaultMaxPacketSize}
+func NewReader(r io.Reader) *Reader { return NewReaderSize(r, 4096) }
+
+// NewReaderSize is NewReader with a read buffer of size bytes: a smaller
+// one costs an idle connection less memory, a larger one takes more small
+// packets per read. Packets larger than the buffer are read past it,
+// straight into the packet buffer.
+func NewReaderSize(r io.Reader, size int) *Reader {
+	return &Reader{r: bufio.NewReaderSize(r, size), max: DefaultMaxPacketSize}
 }
 
 // SetMaxPacketSize sets the largest Remaining Length the Reader accepts.

@@ -65,6 +65,9 @@ import (
 	"github.com/feedmq/feedmq/client"
 )
 
+// idleFor is how long the connections stay quiet before they are counted.
+const idleFor = 2 * time.Second
+
 func main() {
 	sink.RunIfChild()
 	if spec := os.Getenv(childEnv); spec != "" {
@@ -319,6 +322,9 @@ func childMain(spec string, stdout, stderr io.Writer) int {
 		}
 		conns = append(conns, c)
 	}
+	// Idle means idle: every library gets the same quiet time before the
+	// count, so state kept only while traffic flows has gone.
+	time.Sleep(idleFor)
 	m.connected = take()
 	if err := profile("connected"); err != nil {
 		fmt.Fprintf(stderr, "idle: %v\n", err)
