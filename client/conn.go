@@ -242,7 +242,10 @@ func (cn *conn) writeLoop() {
 			}
 			continue
 		}
-		buf, cn.pending = cn.pending, shrink(buf)
+		// The two buffers swap and keep their size while traffic lasts:
+		// shrinking one here would make the next burst grow it again,
+		// copying as it goes. They are let go when the writer exits.
+		buf, cn.pending = cn.pending, buf[:0]
 		waiters, cn.waiters = cn.waiters, waiters[:0]
 		sentDisc := cn.sentDisc
 		last := cn.final
@@ -285,6 +288,7 @@ func (cn *conn) waitForWork(linger *time.Timer) bool {
 		return true
 	}
 	cn.writing = false
+	cn.pending = shrink(cn.pending)
 	return false
 }
 
