@@ -4,84 +4,16 @@ package dial
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net"
 	"testing"
-	"time"
+
+	"github.com/feedmq/feedmq/internal/testpki"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// testPKI is a CA that issues certificates for tests.
-type testPKI struct {
-	cert  *x509.Certificate
-	key   *ecdsa.PrivateKey
-	pem   []byte
-	pool  *x509.CertPool
-	nextN int64
-}
-
-func newTestPKI(t *testing.T) *testPKI {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "feedmq test CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	cert, err := x509.ParseCertificate(der)
-	require.NoError(t, err)
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return &testPKI{
-		cert:  cert,
-		key:   key,
-		pem:   pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pool:  pool,
-		nextN: 2,
-	}
-}
-
-// issue returns a leaf certificate and its PEM encoding, certificate and key.
-func (p *testPKI) issue(t *testing.T, cn string, usage x509.ExtKeyUsage, dnsNames ...string) (tls.Certificate, []byte, []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(p.nextN),
-		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
-		DNSNames:     dnsNames,
-	}
-	p.nextN++
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.cert, &key.PublicKey, p.key)
-	require.NoError(t, err)
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	require.NoError(t, err)
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
-	cert, err := tls.X509KeyPair(certPEM, keyPEM)
-	require.NoError(t, err)
-	return cert, certPEM, keyPEM
-}
 
 // tlsServer is a TLS echo server that reports what each client sent.
 type tlsServer struct {
@@ -92,9 +24,9 @@ type tlsServer struct {
 
 // startTLSEcho serves TLS with a certificate for "localhost" only (no IP SANs).
 // configure may change the server config.
-func startTLSEcho(t *testing.T, pki *testPKI, configure func(*tls.Config)) *tlsServer {
+func startTLSEcho(t *testing.T, pki *testpki.PKI, configure func(*tls.Config)) *tlsServer {
 	t.Helper()
-	cert, _, _ := pki.issue(t, "localhost", x509.ExtKeyUsageServerAuth, "localhost")
+	cert, _, _ := pki.Issue(t, "localhost", x509.ExtKeyUsageServerAuth, "localhost")
 	s := &tlsServer{hellos: make(chan string, 16), peers: make(chan *x509.Certificate, 16)}
 	cfg := &tls.Config{
 		Certificates: []tls.Certificate{cert},
@@ -130,7 +62,7 @@ func (s *tlsServer) port() string {
 }
 
 func TestDialTLS(t *testing.T) {
-	pki := newTestPKI(t)
+	pki := testpki.New(t)
 
 	t.Run("verification on by default", func(t *testing.T) {
 		srv := startTLSEcho(t, pki, nil)
@@ -144,7 +76,7 @@ func TestDialTLS(t *testing.T) {
 
 	t.Run("trusted CA, SNI from URL host", func(t *testing.T) {
 		srv := startTLSEcho(t, pki, nil)
-		user := &tls.Config{RootCAs: pki.pool}
+		user := &tls.Config{RootCAs: pki.Pool}
 		o := &Dialer{Proxy: ProxyDirect, TLSConfig: user}
 		for _, scheme := range []string{"mqtts", "ssl", "tls"} {
 			conn := mustDial(t, o, scheme+"://localhost:"+srv.port())
@@ -161,7 +93,7 @@ func TestDialTLS(t *testing.T) {
 	t.Run("host name verified", func(t *testing.T) {
 		// The certificate names localhost only, not 127.0.0.1.
 		srv := startTLSEcho(t, pki, nil)
-		o := &Dialer{Proxy: ProxyDirect, TLSConfig: &tls.Config{RootCAs: pki.pool}}
+		o := &Dialer{Proxy: ProxyDirect, TLSConfig: &tls.Config{RootCAs: pki.Pool}}
 		_, err := o.Dial(context.Background(), mustParseBrokerURL(t, "mqtts://"+srv.addr))
 		var hostErr x509.HostnameError
 		require.ErrorAs(t, err, &hostErr)
@@ -176,14 +108,14 @@ func TestDialTLS(t *testing.T) {
 
 // TestDialTLSSettings: a TLS 1.2 minimum, and a client certificate.
 func TestDialTLSSettings(t *testing.T) {
-	pki := newTestPKI(t)
+	pki := testpki.New(t)
 
 	t.Run("TLS 1.2 minimum", func(t *testing.T) {
 		srv := startTLSEcho(t, pki, func(c *tls.Config) {
 			c.MinVersion = tls.VersionTLS10
 			c.MaxVersion = tls.VersionTLS11
 		})
-		o := &Dialer{Proxy: ProxyDirect, TLSConfig: &tls.Config{RootCAs: pki.pool}}
+		o := &Dialer{Proxy: ProxyDirect, TLSConfig: &tls.Config{RootCAs: pki.Pool}}
 		_, err := o.Dial(context.Background(), mustParseBrokerURL(t, "mqtts://localhost:"+srv.port()))
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "protocol version")
@@ -192,11 +124,11 @@ func TestDialTLSSettings(t *testing.T) {
 	t.Run("client certificate", func(t *testing.T) {
 		srv := startTLSEcho(t, pki, func(c *tls.Config) {
 			c.ClientAuth = tls.RequireAndVerifyClientCert
-			c.ClientCAs = pki.pool
+			c.ClientCAs = pki.Pool
 		})
-		clientCert, _, _ := pki.issue(t, "device-42", x509.ExtKeyUsageClientAuth)
+		clientCert, _, _ := pki.Issue(t, "device-42", x509.ExtKeyUsageClientAuth)
 		o := &Dialer{Proxy: ProxyDirect, TLSConfig: &tls.Config{
-			RootCAs:      pki.pool,
+			RootCAs:      pki.Pool,
 			Certificates: []tls.Certificate{clientCert},
 		}}
 		assertEcho(t, mustDial(t, o, "mqtts://localhost:"+srv.port()))

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/feedmq/feedmq/internal/testpki"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -281,8 +283,8 @@ func TestWebSocketFramesWithResponse(t *testing.T) {
 }
 
 func TestWebSocketSecure(t *testing.T) {
-	pki := newTestPKI(t)
-	cert, _, _ := pki.issue(t, "localhost", x509.ExtKeyUsageServerAuth, "localhost")
+	pki := testpki.New(t)
+	cert, _, _ := pki.Issue(t, "localhost", x509.ExtKeyUsageServerAuth, "localhost")
 	srv := startWebSocket(t, wsServerConfig{tls: &tls.Config{Certificates: []tls.Certificate{cert}}}, (*wsPeer).echo)
 	_, port, _ := net.SplitHostPort(srv.addr)
 	u := fmt.Sprintf("wss://localhost:%s", port)
@@ -292,7 +294,7 @@ func TestWebSocketSecure(t *testing.T) {
 	var verr *tls.CertificateVerificationError
 	require.ErrorAs(t, err, &verr)
 
-	d := &Dialer{Proxy: ProxyDirect, TLSConfig: &tls.Config{RootCAs: pki.pool}}
+	d := &Dialer{Proxy: ProxyDirect, TLSConfig: &tls.Config{RootCAs: pki.Pool}}
 	assertEcho(t, mustDial(t, d, u))
 	hs := <-srv.handshakes // the untrusted dial never got this far
 	assert.Equal(t, []string{"mqtt"}, hs.protocols)

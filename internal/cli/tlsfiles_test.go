@@ -2,21 +2,18 @@ package cli
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"io"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/feedmq/feedmq/internal/testpki"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -28,7 +25,7 @@ import (
 // tlsFixture is a test CA and the files TLSFiles reads, in a temporary
 // directory.
 type tlsFixture struct {
-	pki                       *testPKI
+	pki                       *testpki.PKI
 	dir                       string
 	caFile, certFile, keyFile string
 	garbage, damaged          string // a PEM file without a certificate, a damaged one
@@ -36,14 +33,14 @@ type tlsFixture struct {
 
 func newTLSFixture(t *testing.T) *tlsFixture {
 	t.Helper()
-	f := &tlsFixture{pki: newTestPKI(t), dir: t.TempDir()}
+	f := &tlsFixture{pki: testpki.New(t), dir: t.TempDir()}
 	write := func(name string, data []byte) string {
 		p := filepath.Join(f.dir, name)
 		require.NoError(t, os.WriteFile(p, data, 0o600))
 		return p
 	}
-	f.caFile = write("ca.pem", f.pki.pem)
-	_, certPEM, keyPEM := f.pki.issue(t, "device-42", x509.ExtKeyUsageClientAuth)
+	f.caFile = write("ca.PEM", f.pki.PEM)
+	_, certPEM, keyPEM := f.pki.Issue(t, "device-42", x509.ExtKeyUsageClientAuth)
 	f.certFile = write("client.crt", certPEM)
 	f.keyFile = write("client.key", keyPEM)
 	f.garbage = write("garbage.pem", []byte("not a certificate\n"))
@@ -59,7 +56,7 @@ func TestTLSFilesConfig(t *testing.T) {
 		cfg, err := TLSFiles{CAFile: caFile}.Config()
 		require.NoError(t, err)
 		require.NotNil(t, cfg.RootCAs)
-		assert.True(t, cfg.RootCAs.Equal(pki.pool))
+		assert.True(t, cfg.RootCAs.Equal(pki.Pool))
 		assert.False(t, cfg.InsecureSkipVerify)
 		assert.Nil(t, cfg.VerifyConnection)
 	})
@@ -77,7 +74,7 @@ func TestTLSFilesConfig(t *testing.T) {
 		require.NoError(t, err)
 		want, err := x509.SystemCertPool()
 		require.NoError(t, err)
-		want.AddCert(pki.cert)
+		want.AddCert(pki.Cert)
 		assert.True(t, cfg.RootCAs.Equal(want))
 	})
 	t.Run("client certificate", func(t *testing.T) {
@@ -107,13 +104,13 @@ func TestTLSFilesCAPath(t *testing.T) {
 	pki, dir := f.pki, f.dir
 	caDir := filepath.Join(dir, "capath")
 	require.NoError(t, os.Mkdir(caDir, 0o700))
-	require.NoError(t, os.WriteFile(filepath.Join(caDir, "ca.pem"), pki.pem, 0o600))
-	require.NoError(t, os.Symlink("ca.pem", filepath.Join(caDir, "0123abcd.0")))
+	require.NoError(t, os.WriteFile(filepath.Join(caDir, "ca.PEM"), pki.PEM, 0o600))
+	require.NoError(t, os.Symlink("ca.PEM", filepath.Join(caDir, "0123abcd.0")))
 	require.NoError(t, os.WriteFile(filepath.Join(caDir, "README"), []byte("hashed CA dir\n"), 0o600))
 	require.NoError(t, os.Mkdir(filepath.Join(caDir, "sub"), 0o700))
 	cfg, err := TLSFiles{CAPath: caDir}.Config()
 	require.NoError(t, err)
-	assert.True(t, cfg.RootCAs.Equal(pki.pool))
+	assert.True(t, cfg.RootCAs.Equal(pki.Pool))
 
 	_, err = TLSFiles{CAPath: filepath.Join(caDir, "sub")}.Config()
 	require.Error(t, err)
@@ -177,11 +174,11 @@ func TestTLSVersionParsing(t *testing.T) {
 // TestTLSFilesDial uses TLSFiles end to end, including mosquitto's meaning
 // of --insecure: no host name check, but still a chain check.
 func TestTLSFilesDial(t *testing.T) {
-	pki := newTestPKI(t)
+	pki := testpki.New(t)
 	dir := t.TempDir()
-	caFile := filepath.Join(dir, "ca.pem")
-	require.NoError(t, os.WriteFile(caFile, pki.pem, 0o600))
-	_, certPEM, keyPEM := pki.issue(t, "device-42", x509.ExtKeyUsageClientAuth)
+	caFile := filepath.Join(dir, "ca.PEM")
+	require.NoError(t, os.WriteFile(caFile, pki.PEM, 0o600))
+	_, certPEM, keyPEM := pki.Issue(t, "device-42", x509.ExtKeyUsageClientAuth)
 	certFile, keyFile := filepath.Join(dir, "c.crt"), filepath.Join(dir, "c.key")
 	require.NoError(t, os.WriteFile(certFile, certPEM, 0o600))
 	require.NoError(t, os.WriteFile(keyFile, keyPEM, 0o600))
@@ -223,9 +220,9 @@ func TestTLSFilesDial(t *testing.T) {
 	require.NoError(t, dialWith(files, srv.addr))
 
 	// Insecure does not mean "trust anyone": an unknown CA is still refused.
-	other := newTestPKI(t)
-	otherCA := filepath.Join(dir, "other.pem")
-	require.NoError(t, os.WriteFile(otherCA, other.pem, 0o600))
+	other := testpki.New(t)
+	otherCA := filepath.Join(dir, "other.PEM")
+	require.NoError(t, os.WriteFile(otherCA, other.PEM, 0o600))
 	files.CAFile = otherCA
 	err = dialWith(files, srv.addr)
 	var unknown x509.UnknownAuthorityError
@@ -268,69 +265,6 @@ func TestTLSFilesMosquitto(t *testing.T) {
 	})
 }
 
-// testPKI is a CA that issues certificates for tests.
-type testPKI struct {
-	cert  *x509.Certificate
-	key   *ecdsa.PrivateKey
-	pem   []byte
-	pool  *x509.CertPool
-	nextN int64
-}
-
-func newTestPKI(t *testing.T) *testPKI {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "feedmq test CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	cert, err := x509.ParseCertificate(der)
-	require.NoError(t, err)
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return &testPKI{
-		cert:  cert,
-		key:   key,
-		pem:   pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pool:  pool,
-		nextN: 2,
-	}
-}
-
-// issue returns a leaf certificate and its PEM encoding, certificate and key.
-func (p *testPKI) issue(t *testing.T, cn string, usage x509.ExtKeyUsage, dnsNames ...string) (tls.Certificate, []byte, []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(p.nextN),
-		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
-		DNSNames:     dnsNames,
-	}
-	p.nextN++
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.cert, &key.PublicKey, p.key)
-	require.NoError(t, err)
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	require.NoError(t, err)
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
-	cert, err := tls.X509KeyPair(certPEM, keyPEM)
-	require.NoError(t, err)
-	return cert, certPEM, keyPEM
-}
-
 // tlsEcho is a TLS echo server on loopback with a certificate for
 // "localhost" only (no IP SANs), which requires a client certificate.
 type tlsEcho struct {
@@ -338,13 +272,13 @@ type tlsEcho struct {
 	peers chan *x509.Certificate // client certificate of each handshake
 }
 
-func startTLSEcho(t *testing.T, pki *testPKI) *tlsEcho {
+func startTLSEcho(t *testing.T, pki *testpki.PKI) *tlsEcho {
 	t.Helper()
-	cert, _, _ := pki.issue(t, "localhost", x509.ExtKeyUsageServerAuth, "localhost")
+	cert, _, _ := pki.Issue(t, "localhost", x509.ExtKeyUsageServerAuth, "localhost")
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{
 		Certificates: []tls.Certificate{cert},
 		ClientAuth:   tls.RequireAndVerifyClientCert,
-		ClientCAs:    pki.pool,
+		ClientCAs:    pki.Pool,
 	})
 	require.NoError(t, err)
 	s := &tlsEcho{addr: ln.Addr().String(), peers: make(chan *x509.Certificate, 16)}
