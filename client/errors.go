@@ -63,6 +63,12 @@ var (
 	// session.
 	ErrSlowConsumer = errors.New("client: handlers behind, message dropped")
 
+	// ErrQoSDowngraded is the outcome of a QoS 2 message the broker
+	// answered with PUBACK, as brokers that support QoS 1 at most do
+	// (RabbitMQ): the broker took the message at QoS 1, so it may be
+	// delivered more than once, and the flow ended at once.
+	ErrQoSDowngraded = errors.New("client: the broker acknowledged a QoS 2 message with PUBACK (QoS 1)")
+
 	// ErrMessageTooLarge reports, through Config.OnError, a message over
 	// Config.MaxPacketSize: it was skipped without being read into memory
 	// and acknowledged, so that the broker does not send it again; the

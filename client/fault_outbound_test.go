@@ -388,3 +388,27 @@ func TestFaultSendWindow(t *testing.T) {
 		assert.NoError(t, faultDone(t, d), "message %d", i)
 	}
 }
+
+// TestFaultQoS2AnsweredWithPuback plays a broker that does QoS 1 at most
+// and answers a QoS 2 PUBLISH with PUBACK, as RabbitMQ does: Publish ends
+// at once with ErrQoSDowngraded instead of waiting for a PUBREC that never
+// comes, and the packet id is free again. An ack for nothing in flight is
+// counted and otherwise ignored.
+func TestFaultQoS2AnsweredWithPuback(t *testing.T) {
+	srv := brokertest.New(t)
+	c, conn := faultConnect(t, srv, faultConfig(srv), false)
+	errc := faultGo(func() error {
+		return c.Publish(context.Background(), "fault/q2", []byte("x"), client.WithQoS(client.ExactlyOnce))
+	})
+	p := conn.ExpectPublish(t)
+	start := time.Now()
+	conn.Send(t, &packets.Puback{PacketID: p.PacketID})
+	err := faultRecv(t, errc)
+	assert.ErrorIs(t, err, client.ErrQoSDowngraded)
+	assert.Less(t, time.Since(start), time.Second)
+	assert.Zero(t, c.Stats().Inflight)
+
+	conn.Send(t, &packets.Pubcomp{PacketID: 999})
+	require.Eventually(t, func() bool { return c.Stats().UnexpectedAcks == 1 }, faultWait, 10*time.Millisecond)
+	assert.True(t, c.Stats().Connected, "an unexpected ack does not end the connection")
+}

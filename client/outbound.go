@@ -112,16 +112,33 @@ func (s *session) complete(m *outMsg, err error) {
 	s.c.finishMsg(m, err)
 }
 
-// onPuback ends a QoS 1 flow (MQTT-4.3.2-1).
+// onPuback ends a QoS 1 flow (MQTT-4.3.2-1). A QoS 2 message answered
+// with PUBACK comes from a broker that does QoS 1 at most (RabbitMQ): the
+// flow ends at once with ErrQoSDowngraded instead of waiting for a PUBREC
+// that never comes.
 func (s *session) onPuback(epoch uint64, id uint16) {
 	m := s.inflight[id]
-	if m == nil || m.pub.QoS != AtLeastOnce || epoch != s.epoch {
-		s.c.s.log.Debug("PUBACK for no QoS 1 message in flight", "id", id)
+	switch {
+	case m == nil || epoch != s.epoch || m.released:
+		s.unexpectedAck("PUBACK", id)
+		return
+	case m.pub.QoS == ExactlyOnce:
+		delete(s.inflight, id)
+		s.del(outKey(m.seq))
+		s.c.finishMsg(m, fmt.Errorf("%w (packet %d)", ErrQoSDowngraded, id))
+		s.gauge()
 		return
 	}
 	delete(s.inflight, id)
 	s.del(outKey(m.seq))
 	s.complete(m, nil)
+}
+
+// unexpectedAck logs and counts an acknowledgment for no flow in flight,
+// which is not waited on any further.
+func (s *session) unexpectedAck(kind string, id uint16) {
+	s.c.stats.unexpectedAcks.Add(1)
+	s.c.s.log.Warn(kind+" for no message in flight", "id", id)
 }
 
 // onPubrec answers PUBREC with PUBREL and stores the PUBREL in place of the
@@ -130,6 +147,7 @@ func (s *session) onPuback(epoch uint64, id uint16) {
 func (s *session) onPubrec(epoch uint64, id uint16) {
 	m := s.inflight[id]
 	if m == nil || m.pub.QoS != ExactlyOnce || epoch != s.epoch {
+		s.unexpectedAck("PUBREC", id)
 		// Release the id anyway so the broker can finish its flow.
 		if s.conn != nil {
 			_ = s.conn.sendAck(packets.TypePubrel, id)
@@ -154,7 +172,7 @@ func (s *session) onPubrec(epoch uint64, id uint16) {
 func (s *session) onPubcomp(epoch uint64, id uint16) {
 	m := s.inflight[id]
 	if m == nil || !m.released || epoch != s.epoch {
-		s.c.s.log.Debug("PUBCOMP for no released QoS 2 message", "id", id)
+		s.unexpectedAck("PUBCOMP", id)
 		return
 	}
 	delete(s.inflight, id)
