@@ -88,7 +88,9 @@ type Config struct {
 	// the wait for CONNACK. Zero: DefaultConnectTimeout.
 	ConnectTimeout time.Duration
 
-	// WriteTimeout bounds one write to the network. Zero:
+	// WriteTimeout bounds one write to the network; a write that takes
+	// longer ends the connection. A dead link is usually found sooner, by
+	// keepalive, which does not wait for the writer. Zero:
 	// DefaultWriteTimeout.
 	WriteTimeout time.Duration
 
@@ -131,9 +133,11 @@ type Config struct {
 	MaxInflight int
 
 	// MaxPending bounds the messages accepted and not yet completed:
-	// queued while offline or waiting for the send window, plus those in
-	// flight. Past it Publish waits for room until its context ends, and
-	// PublishAsync returns ErrQueueFull. Zero: DefaultMaxPending.
+	// queued while offline or waiting for the send window, QoS 1 and 2
+	// messages in flight, and QoS 0 messages not yet written (so a link
+	// that takes no data cannot make memory grow). Past it Publish waits
+	// for room until its context ends, and PublishAsync returns
+	// ErrQueueFull at once. Zero: DefaultMaxPending.
 	MaxPending int
 
 	// QueueQoS0 queues QoS 0 messages published while disconnected (within
