@@ -253,3 +253,50 @@ func TestIntegrationDropNewPolicy(t *testing.T) {
 	assert.EqualValues(t, n-budget, st.Dropped)
 	assert.Zero(t, st.ReadPauses)
 }
+
+// TestIntegrationPausedReadKeepsConnection stops a handler for 3 s with a
+// budget of one message and a keepalive of 1 s: the reader stays paused
+// far longer than KeepAlive + PingTimeout while the broker keeps sending.
+// PINGREQs still go out, a PINGRESP that waits unread is not taken as
+// missing, and the connection survives; every message then arrives.
+func TestIntegrationPausedReadKeepsConnection(t *testing.T) {
+	t.Parallel()
+	b := mosquittotest.Start(t, mosquittotest.Options{})
+	ctx := testCtx(t)
+	const n = 20
+	release := make(chan struct{})
+	got := newOrderedCounter(n)
+	sub := newClient(t, client.Config{
+		Brokers: []string{b.URL()}, ClientID: "paused-sub", HandlerQueue: 1,
+		KeepAlive: time.Second, PingTimeout: time.Second,
+	})
+	first := true
+	_, err := sub.Subscribe(ctx, "paused/q1", client.AtLeastOnce, func(m *client.Message) {
+		if first {
+			first = false
+			<-release
+		}
+		got.handle(m)
+	})
+	require.NoError(t, err)
+	pub := newClient(t, client.Config{Brokers: []string{b.URL()}})
+	payload := make([]byte, 8)
+	for i := range n {
+		binary.BigEndian.PutUint64(payload, uint64(i))
+		require.NoError(t, pub.Publish(ctx, "paused/q1", payload, client.WithQoS(client.AtLeastOnce)))
+	}
+	pings := strings.Count(b.Log(), "Received PINGREQ from paused-sub")
+	time.Sleep(3 * time.Second) // the handler is stuck; reading is paused
+	close(release)
+	select {
+	case <-got.done:
+	case <-ctx.Done():
+	}
+	next, outOfSeq := got.result()
+	st := sub.Stats()
+	assert.EqualValues(t, n, next)
+	assert.Zero(t, outOfSeq)
+	assert.EqualValues(t, 1, st.Connects, "the connection survived the pause")
+	assert.NotZero(t, st.ReadPauses)
+	assert.GreaterOrEqual(t, strings.Count(b.Log(), "Received PINGREQ from paused-sub")-pings, 2, "pings went on while reading was paused")
+}

@@ -24,7 +24,6 @@ type keepalive struct {
 	lastRecv   time.Time // last packet read
 	pingSentAt time.Time // zero: no PINGREQ outstanding
 	paused     bool      // the reader stopped reading (backpressure)
-	pausedAt   time.Time
 	stopped    bool
 }
 
@@ -75,14 +74,14 @@ func (k *keepalive) received(pingresp bool) {
 // the broker gets the whole ping timeout again.
 func (k *keepalive) pause() {
 	k.mu.Lock()
-	k.paused, k.pausedAt = true, time.Now()
+	k.paused = true
 	k.mu.Unlock()
 }
 
 func (k *keepalive) resume() {
 	k.mu.Lock()
-	if k.paused && !k.pingSentAt.IsZero() {
-		k.pingSentAt = k.pingSentAt.Add(time.Since(k.pausedAt))
+	if !k.pingSentAt.IsZero() {
+		k.pingSentAt = time.Now()
 	}
 	k.paused = false
 	k.mu.Unlock()
@@ -91,37 +90,16 @@ func (k *keepalive) resume() {
 // tick runs on the timer's goroutine: it sends PINGREQ once either direction
 // has been quiet for the interval, so a half-open link is found even while
 // the client only publishes, and declares the link dead when PINGRESP is
-// overdue.
+// overdue. While reading is paused, nothing read counts, a PINGRESP may be
+// waiting unread, and PINGREQs go on whenever nothing was sent for the
+// interval, so that the broker's keepalive is kept (MQTT-3.1.2-23).
 func (k *keepalive) tick() {
 	k.mu.Lock()
 	if k.stopped {
 		k.mu.Unlock()
 		return
 	}
-	now := time.Now()
-	next := k.interval
-	var ping, dead bool
-	switch {
-	case !k.pingSentAt.IsZero():
-		overdue := now.Sub(k.pingSentAt) >= k.timeout
-		if overdue && !k.paused {
-			dead = true
-			break
-		}
-		next = max(k.timeout-now.Sub(k.pingSentAt), 0)
-		if k.paused {
-			next = k.timeout
-		}
-	default:
-		quiet := max(now.Sub(k.lastSent), now.Sub(k.lastRecv))
-		if quiet >= k.interval {
-			ping = true
-			k.pingSentAt = now
-			next = min(k.timeout, k.interval)
-		} else {
-			next = k.interval - quiet
-		}
-	}
+	ping, dead, next := k.due(time.Now())
 	if !dead {
 		k.timer.Reset(max(next, time.Millisecond))
 	}
@@ -132,4 +110,29 @@ func (k *keepalive) tick() {
 	case ping:
 		k.ping()
 	}
+}
+
+// due decides what this tick does, and when the next one is. k.mu is held.
+func (k *keepalive) due(now time.Time) (ping, dead bool, next time.Duration) {
+	sinceSent := now.Sub(k.lastSent)
+	if k.paused {
+		if sinceSent >= k.interval {
+			k.pingSentAt = now
+			return true, false, k.interval
+		}
+		return false, false, k.interval - sinceSent
+	}
+	if !k.pingSentAt.IsZero() {
+		waited := now.Sub(k.pingSentAt)
+		if waited >= k.timeout {
+			return false, true, 0
+		}
+		return false, false, k.timeout - waited
+	}
+	quiet := max(sinceSent, now.Sub(k.lastRecv))
+	if quiet >= k.interval {
+		k.pingSentAt = now
+		return true, false, min(k.timeout, k.interval)
+	}
+	return false, false, k.interval - quiet
 }
