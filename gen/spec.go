@@ -14,10 +14,47 @@ import (
 // revision (MQTT 5.0 properties, reason codes, AUTH) adds kinds and packets
 // without changing what is already here.
 type Spec struct {
-	Title   string    `json:"title"`
-	Enums   []*Enum   `json:"enums"`
-	Structs []*Struct `json:"structs"`
-	Packets []*Packet `json:"packets"`
+	Title string `json:"title"`
+	// CheckSets names lists of checks that several fields share, such as
+	// the rules every topic filter obeys. A check {"set": name} in a
+	// field's list stands for the set's checks, in order.
+	CheckSets map[string][]*Check `json:"checkSets"`
+	Enums     []*Enum             `json:"enums"`
+	Structs   []*Struct           `json:"structs"`
+	Packets   []*Packet           `json:"packets"`
+}
+
+// Versions scopes a spec element to protocol levels: 3 (MQTT 3.1), 4 (MQTT
+// 3.1.1) and 5 (MQTT 5.0). Empty means every level. 3.1 and 3.1.1 share
+// their packet format, so a scope is empty, [3, 4] or [5].
+type Versions []int
+
+// has reports whether the scope includes level v.
+func (vs Versions) has(v int) bool {
+	if len(vs) == 0 {
+		return true
+	}
+	for _, x := range vs {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// v3 and v5 report whether the scope includes MQTT 3.x and MQTT 5.0.
+func (vs Versions) v3() bool { return vs.has(4) }
+func (vs Versions) v5() bool { return vs.has(5) }
+
+func (vs Versions) validate(where string) error {
+	switch {
+	case len(vs) == 0:
+	case len(vs) == 1 && vs[0] == 5:
+	case len(vs) == 2 && vs[0] == 3 && vs[1] == 4:
+	default:
+		return fmt.Errorf("%s: versions must be [3, 4] or [5], or left out for all", where)
+	}
+	return nil
 }
 
 // Enum is a named byte-sized type with a fixed set of valid values.
@@ -29,10 +66,11 @@ type Enum struct {
 
 // EnumValue is one valid value of an Enum.
 type EnumValue struct {
-	Name   string `json:"name"`
-	Value  int    `json:"value"`
-	String string `json:"string"`
-	Doc    string `json:"doc"`
+	Versions Versions `json:"versions"`
+	Name     string   `json:"name"`
+	Value    int      `json:"value"`
+	String   string   `json:"string"`
+	Doc      string   `json:"doc"`
 }
 
 // Struct is a group of fields repeated in a list, such as SUBSCRIBE's
@@ -45,6 +83,7 @@ type Struct struct {
 
 // Packet is one control packet.
 type Packet struct {
+	Versions    Versions      `json:"versions"`
 	Name        string        `json:"name"`
 	Type        string        `json:"type"`
 	Section     string        `json:"section"`
@@ -59,6 +98,7 @@ type Packet struct {
 type Flags struct {
 	Value *int   `json:"value"`
 	Rule  string `json:"rule"`
+	Rule5 string `json:"rule5"` // the MQTT 5.0 rule, when the packet exists in both
 	Bits  []*Bit `json:"bits"`
 }
 
@@ -75,22 +115,26 @@ const (
 
 // Field is one element of a variable header or payload.
 type Field struct {
-	Name       string   `json:"name"`
-	Kind       string   `json:"kind"`
-	Type       string   `json:"type"` // enum type of a uint8 field or uint8 list element
-	Of         string   `json:"of"`   // list element: a struct name, "string" or "uint8"
-	Doc        string   `json:"doc"`
-	Sensitive  bool     `json:"sensitive"`
-	Present    *Cond    `json:"present"`
-	AbsentRule string   `json:"absentRule"`
-	Checks     []*Check `json:"checks"`
-	Bits       []*Bit   `json:"bits"`
-	Min        int      `json:"min"`
-	MinRule    string   `json:"minRule"`
+	Versions    Versions `json:"versions"`
+	Name        string   `json:"name"`
+	Kind        string   `json:"kind"`
+	Type        string   `json:"type"` // enum type of a uint8 field or uint8 list element
+	Of          string   `json:"of"`   // list element: a struct name, "string" or "uint8"
+	Doc         string   `json:"doc"`
+	Sensitive   bool     `json:"sensitive"`
+	Present     *Cond    `json:"present"`
+	AbsentRule  string   `json:"absentRule"`
+	AbsentRule5 string   `json:"absentRule5"`
+	Checks      []*Check `json:"checks"`
+	Bits        []*Bit   `json:"bits"`
+	Min         int      `json:"min"`
+	MinRule     string   `json:"minRule"`
+	MinRule5    string   `json:"minRule5"`
 }
 
 // Bit is a named bit field, or reserved bits with a required value.
 type Bit struct {
+	Versions Versions `json:"versions"`
 	Name     string   `json:"name"`
 	Reserved *int     `json:"reserved"`
 	Bit      int      `json:"bit"`
@@ -98,22 +142,33 @@ type Bit struct {
 	Type     string   `json:"type"` // "bool" or an enum
 	Doc      string   `json:"doc"`
 	Rule     string   `json:"rule"`
+	Rule5    string   `json:"rule5"`
 	Checks   []*Check `json:"checks"`
 }
 
 // Check names a validation helper and the conformance statement it enforces.
+//
+// Rule is the statement of MQTT 3.1 and 3.1.1 ("MQTT-3.3.2-2") and Rule5 the
+// one of MQTT 5.0 ("MQTT5-3.3.2-2"): the standards reuse numbers with other
+// meanings, so a 5.0 rule is always written with its own prefix. Set names a
+// check set to expand in place of this entry.
 type Check struct {
-	Check string `json:"check"`
-	Rule  string `json:"rule"`
+	Set      string   `json:"set"`
+	Versions Versions `json:"versions"`
+	Check    string   `json:"check"`
+	Rule     string   `json:"rule"`
+	Rule5    string   `json:"rule5"`
 }
 
 // Constraint is a rule across fields: when When holds, Require must hold.
 type Constraint struct {
-	Rule    string `json:"rule"`
-	Field   string `json:"field"`
-	Reason  string `json:"reason"`
-	When    *Cond  `json:"when"`
-	Require *Cond  `json:"require"`
+	Versions Versions `json:"versions"`
+	Rule     string   `json:"rule"`
+	Rule5    string   `json:"rule5"`
+	Field    string   `json:"field"`
+	Reason   string   `json:"reason"`
+	When     *Cond    `json:"when"`
+	Require  *Cond    `json:"require"`
 }
 
 // payload returns the packet's last field when it is a payload no rule
@@ -190,6 +245,9 @@ func parseSpec(name string, data []byte) (*Spec, error) {
 	if dec.More() {
 		return nil, fmt.Errorf("%s: data after the top-level object", name)
 	}
+	if err := s.expandCheckSets(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
 	if err := s.validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -221,6 +279,9 @@ func (s *Spec) validate() error {
 		seen := map[int]bool{}
 		for _, v := range e.Values {
 			if err := declare(v.Name, "enum value"); err != nil {
+				return err
+			}
+			if err := v.Versions.validate("enum value " + v.Name); err != nil {
 				return err
 			}
 			if v.Value < 0 || v.Value > 255 || seen[v.Value] {
@@ -257,6 +318,9 @@ func (s *Spec) validate() error {
 		}
 		usedTypes[p.Type] = true
 		where := "packet " + p.Name
+		if err := p.Versions.validate(where); err != nil {
+			return err
+		}
 		if (p.Flags.Value == nil) == (p.Flags.Bits == nil) {
 			return fmt.Errorf("%s: flags need exactly one of value and bits", where)
 		}
@@ -278,6 +342,9 @@ func (s *Spec) validate() error {
 			}
 		}
 		for _, c := range p.Constraints {
+			if err := c.Versions.validate(where + " constraint " + c.Rule); err != nil {
+				return err
+			}
 			if c.Rule == "" || c.Reason == "" || c.When == nil || c.Require == nil {
 				return fmt.Errorf("%s: a constraint needs rule, reason, when and require", where)
 			}
@@ -298,6 +365,9 @@ func validateFields(where string, fields []*Field, enums map[string]*Enum, struc
 	seen := map[string]bool{}
 	for i, f := range fields {
 		w := where + " field " + f.Name
+		if err := f.Versions.validate(w); err != nil {
+			return err
+		}
 		if !token.IsIdentifier(f.Name) || !token.IsExported(f.Name) || seen[f.Name] {
 			return fmt.Errorf("%s: bad or repeated name", w)
 		}
@@ -368,6 +438,9 @@ func validateFields(where string, fields []*Field, enums map[string]*Enum, struc
 func validateBits(where string, bits []*Bit, width int, enums map[string]*Enum) error {
 	var used uint
 	for _, b := range bits {
+		if err := b.Versions.validate(where); err != nil {
+			return err
+		}
 		if b.Width == 0 {
 			b.Width = 1
 		}
@@ -406,6 +479,9 @@ func validateBits(where string, bits []*Bit, width int, enums map[string]*Enum) 
 
 func validateChecks(where string, checks []*Check, kind string) error {
 	for _, c := range checks {
+		if err := c.Versions.validate(where + " check " + c.Check); err != nil {
+			return err
+		}
 		h, ok := checkHelpers[c.Check]
 		if !ok {
 			return fmt.Errorf("%s: unknown check %q", where, c.Check)
@@ -506,4 +582,78 @@ func goFields(p *Packet) map[string]goField {
 		m[f.Name] = goField{kind: f.Kind}
 	}
 	return m
+}
+
+// expandCheckSets replaces every {"set": name} entry of a check list with
+// the checks of that set. Sets do not nest.
+func (s *Spec) expandCheckSets() error {
+	for name, set := range s.CheckSets {
+		for _, c := range set {
+			if c.Set != "" {
+				return fmt.Errorf("check set %s: sets do not nest", name)
+			}
+		}
+	}
+	used := map[string]bool{}
+	expand := func(where string, checks []*Check) ([]*Check, error) {
+		var out []*Check
+		for _, c := range checks {
+			if c.Set == "" {
+				out = append(out, c)
+				continue
+			}
+			set, ok := s.CheckSets[c.Set]
+			if !ok {
+				return nil, fmt.Errorf("%s: unknown check set %q", where, c.Set)
+			}
+			if c.Check != "" || c.Rule != "" || c.Rule5 != "" {
+				return nil, fmt.Errorf("%s: a set entry names only the set", where)
+			}
+			used[c.Set] = true
+			for _, sc := range set {
+				cp := *sc
+				if len(c.Versions) > 0 {
+					cp.Versions = c.Versions
+				}
+				out = append(out, &cp)
+			}
+		}
+		return out, nil
+	}
+	var err error
+	fields := func(where string, fs []*Field) {
+		for _, f := range fs {
+			if err != nil {
+				return
+			}
+			if f.Checks, err = expand(where+" field "+f.Name, f.Checks); err != nil {
+				return
+			}
+			for _, b := range f.Bits {
+				if b.Checks, err = expand(where+" bit "+b.Name, b.Checks); err != nil {
+					return
+				}
+			}
+		}
+	}
+	for _, st := range s.Structs {
+		fields("struct "+st.Name, st.Fields)
+	}
+	for _, p := range s.Packets {
+		fields("packet "+p.Name, p.Fields)
+		for _, b := range p.Flags.Bits {
+			if err == nil {
+				b.Checks, err = expand("packet "+p.Name+" flag "+b.Name, b.Checks)
+			}
+		}
+	}
+	if err != nil {
+		return err
+	}
+	for name := range s.CheckSets {
+		if !used[name] {
+			return fmt.Errorf("check set %s is never used", name)
+		}
+	}
+	return nil
 }

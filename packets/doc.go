@@ -1,7 +1,7 @@
 // Package packets encodes and decodes the fourteen MQTT 3.1.1 control
 // packets (and MQTT 3.1's CONNECT).
 //
-// The packet types and their methods are generated from spec/mqtt311.json by
+// The packet types and their methods are generated from spec/mqtt.json by
 // the gen command; the hand-written files hold the wire primitives, the
 // checks the generated code calls, the error type and the Reader. Do not
 // edit *_gen.go: change the spec or gen and run go generate.
@@ -40,4 +40,4 @@
 // The package has no goroutines and no global mutable state.
 package packets
 
-//go:generate go run ../gen -spec spec/mqtt311.json
+//go:generate go run ../gen -spec spec/mqtt.json
