@@ -23,7 +23,7 @@ func TestGolden(t *testing.T) {
 	require.NoError(t, err)
 	files, err := render(spec, "gen -spec testdata/small.json")
 	require.NoError(t, err)
-	require.ElementsMatch(t, []string{"types_gen.go", "hello_gen.go", "list_gen.go"}, sortedNames(files))
+	require.ElementsMatch(t, []string{"types_gen.go", "properties_gen.go", "hello_gen.go", "list_gen.go", "ack_gen.go"}, sortedNames(files))
 
 	dir := filepath.Join("testdata", "small")
 	for _, name := range sortedNames(files) {
@@ -123,7 +123,7 @@ func TestSpecRejected(t *testing.T) {
 		{"unknown key", `"section": "9.1",`, `"section": "9.1", "colour": "red",`, `unknown field "colour"`},
 		{"unknown check", `"check": "utf8"`, `"check": "utf9"`, `unknown check "utf9"`},
 		{"check on wrong kind", `{"check": "nonZero", "rule": "R-6"}`, `{"check": "utf8", "rule": "R-6"}`, "check utf8 does not apply to uint16"},
-		{"check without rule", `{"check": "utf8", "rule": "R-7"}`, `{"check": "utf8", "rule": ""}`, "check utf8 has no rule"},
+		{"check without rule", `{"check": "utf8", "rule": "R-7", "rule5": "R5-7"}`, `{"check": "utf8", "rule": "", "rule5": "R5-7"}`, "check utf8 has no rule"},
 		{"unknown kind", `"kind": "uint8"`, `"kind": "uint24"`, `unknown kind "uint24"`},
 		{"overlapping bits", `"bit": 1, "width": 2, "type": "Level"`, `"bit": 2, "width": 2, "type": "Level"`, "overlaps"},
 		{"condition on a later field", `"present": {"field": "Level", "ne": 0}`, `"present": {"field": "Name", "is": "set"}`, "not decoded before it"},
@@ -137,6 +137,17 @@ func TestSpecRejected(t *testing.T) {
 		{"unknown check set", `[{"set": "names"}]`, `[{"set": "nicknames"}]`, `unknown check set "nicknames"`},
 		{"unused check set", `[{"set": "names"}]`, `[]`, "check set names is never used"},
 		{"set entry with a check", `[{"set": "names"}]`, `[{"set": "names", "check": "utf8"}]`, "names only the set"},
+		{"property id reused", `{"id": 2, "name": "Limit"`, `{"id": 1, "name": "Limit"`, "id must be 1..63 and unique"},
+		{"property of unknown type", `"type": "uint16", "doc": "Never 0."`, `"type": "uint24", "doc": "Never 0."`, `unknown type "uint24"`},
+		{"property repeats where not allowed", `"repeat": ["Hello"]`, `"repeat": ["List"]`, "repeats in List, which does not allow it"},
+		{"value rule without rule", `"nonZero": true, "valueRule": "R-21"`, `"nonZero": true`, "a value rule needs valueRule"},
+		{"properties of unknown context", `"context": "Ack", "optional"`, `"context": "Nack", "optional"`, "properties need a context"},
+		{"optional not trailing", `{"name": "Stamp", "kind": "uint32", "versions": [5],`, `{"name": "Stamp", "kind": "uint32", "versions": [5], "optional": true,`, "optional fields are MQTT 5.0 packet fields, trailing"},
+		{"unknown reason set", `"reasons": "Ack"`, `"reasons": "Nack"`, "a reason check needs a ReasonCode field and a known reason set"},
+		{"reason set of unknown code", `"codes": ["ReasonFine", "ReasonBad"]`, `"codes": ["ReasonFine", "ReasonWorse"]`, `"ReasonWorse" is not a ReasonCode value`},
+		{"alias before its value", `{"name": "ReasonFine", "value": 0,`, `{"name": "ReasonFine", "value": 7,`, "alias ReasonFine must follow the value it renames"},
+		{"bits overlap in one version", `{"name": "Extra", "bit": 1,`, `{"name": "Extra", "bit": 2,`, "overlaps"},
+		{"rest not last in version 5", `{"name": "Body", "kind": "rest", "doc": "Body is the rest."}`, `{"name": "Body", "kind": "rest", "doc": "Body is the rest."}, {"name": "Tail", "kind": "uint8", "versions": [5], "doc": "Tail."}`, "must be the last field"},
 		{"bad versions", `"name": "Version", "kind": "uint8"`, `"name": "Version", "versions": [4, 5], "kind": "uint8"`, "versions must be [3, 4] or [5]"},
 	}
 	for _, tt := range tests {

@@ -5,13 +5,18 @@ package packets
 import "io"
 
 // Connack is the server's answer to CONNECT, and the first packet it sends (MQTT-3.2.0-1).
-// See MQTT 3.1.1 §3.2.
+// See MQTT 3.1.1 §3.2 and MQTT 5.0 §3.2.
 type Connack struct {
 	// SessionPresent reports that the server resumed a stored session (MQTT-3.2.2-2).
 	SessionPresent bool
 	// ReturnCode says whether the connection was accepted and, if not, why.
 	// Checked: MQTT 3.1.1 §3.2.2.3.
 	ReturnCode ConnackCode
+	// ReasonCode is the MQTT 5.0 outcome; 0 is success.
+	// Checked: MQTT5-3.2.2-8.
+	ReasonCode ReasonCode
+	// Properties are the MQTT 5.0 properties of the packet (MQTT 5.0 §2.2.2).
+	Properties Properties
 }
 
 // Type returns TypeConnack.
@@ -19,45 +24,107 @@ func (*Connack) Type() Type {
 	return TypeConnack
 }
 
-// Size returns the length of the encoded packet, fixed header included.
+// Size returns the length of the MQTT 3.1.1 encoding, fixed header included.
 func (p *Connack) Size() int {
-	n := p.bodySize()
+	return p.size(false, 0)
+}
+
+// SizeVersion returns the length of the encoding at protocol level v.
+func (p *Connack) SizeVersion(v ProtocolLevel) int {
+	return p.size(isV5(v), 0)
+}
+
+// size returns the length of the encoding, leaving out properties as trim says.
+func (p *Connack) size(v5 bool, trim int) int {
+	n := p.bodySize(v5, trim)
 	return 1 + sizeRemainingLength(n) + n
 }
 
 // bodySize returns the Remaining Length of the encoded packet.
-func (p *Connack) bodySize() int {
+func (p *Connack) bodySize(v5 bool, trim int) int {
 	n := 0
 	n++
-	n++
+	if !v5 {
+		n++
+	}
+	if v5 {
+		n++
+	}
+	if v5 {
+		n += p.Properties.wireSize(trim)
+	}
 	return n
 }
 
 // Validate reports whether the packet may be sent. The error is an *Error
 // naming the field and the rule it breaks.
 func (p *Connack) Validate() error {
-	_, err := p.validate()
+	_, err := p.validate(false, 0)
+	return err
+}
+
+// ValidateVersion reports whether the packet may be sent at protocol level v.
+func (p *Connack) ValidateVersion(v ProtocolLevel) error {
+	_, err := p.validate(isV5(v), 0)
 	return err
 }
 
 // validate checks every rule the spec gives for sending and returns the body length.
-func (p *Connack) validate() (int, error) {
-	if err := checkEnum(p.ReturnCode.Valid()); err != nil {
-		return 0, encodeError(TypeConnack, "ReturnCode", "MQTT 3.1.1 §3.2.2.3", err)
+func (p *Connack) validate(v5 bool, trim int) (int, error) {
+	if !(!v5) && p.ReturnCode != 0 {
+		return 0, encodeError(TypeConnack, "ReturnCode", "MQTT 5.0 §3.2", errOnlyInV3)
 	}
-	if p.ReturnCode != 0 && p.SessionPresent {
-		return 0, encodeError(TypeConnack, "SessionPresent", "MQTT-3.2.2-4", reason("session present must be 0 with a non-zero return code"))
+	if !v5 {
+		if err := checkEnum(p.ReturnCode.Valid()); err != nil {
+			return 0, encodeError(TypeConnack, "ReturnCode", "MQTT 3.1.1 §3.2.2.3", err)
+		}
 	}
-	n := p.bodySize()
+	if !(v5) && p.ReasonCode != 0 {
+		return 0, encodeError(TypeConnack, "ReasonCode", "MQTT 3.1.1 §3.2", errOnlyInV5)
+	}
+	if v5 {
+		if err := checkEnum(p.ReasonCode.inConnack()); err != nil {
+			return 0, encodeError(TypeConnack, "ReasonCode", "MQTT5-3.2.2-8", err)
+		}
+	}
+	if !(v5) && !p.Properties.empty() {
+		return 0, encodeError(TypeConnack, "Properties", "MQTT 3.1.1 §3.2", errOnlyInV5)
+	}
+	if v5 {
+		if err := p.Properties.validate(TypeConnack, "Properties", propsConnack, repeatConnack); err != nil {
+			return 0, err
+		}
+	}
+	if v5 {
+		if p.ReasonCode != 0 && p.SessionPresent {
+			return 0, encodeError(TypeConnack, "SessionPresent", "MQTT5-3.2.2-6", reason("session present must be 0 with a non-zero reason code"))
+		}
+	}
+	if !v5 {
+		if p.ReturnCode != 0 && p.SessionPresent {
+			return 0, encodeError(TypeConnack, "SessionPresent", "MQTT-3.2.2-4", reason("session present must be 0 with a non-zero return code"))
+		}
+	}
+	n := p.bodySize(v5, trim)
 	if n > MaxRemainingLength {
-		return 0, encodeError(TypeConnack, "", "MQTT 3.1.1 §2.2.3", errBodyTooLong)
+		return 0, encodeError(TypeConnack, "", ruleFor(v5, "MQTT 3.1.1 §2.2.3", "MQTT 5.0 §2.1.4"), errBodyTooLong)
 	}
 	return n, nil
 }
 
-// Append validates the packet and appends its encoding to dst.
+// Append validates the packet and appends its MQTT 3.1.1 encoding to dst.
 func (p *Connack) Append(dst []byte) ([]byte, error) {
-	n, err := p.validate()
+	return p.encode(dst, false, 0)
+}
+
+// AppendVersion validates the packet and appends its encoding at protocol level v to dst.
+func (p *Connack) AppendVersion(dst []byte, v ProtocolLevel) ([]byte, error) {
+	return p.encode(dst, isV5(v), 0)
+}
+
+// encode validates the packet and appends its encoding to dst.
+func (p *Connack) encode(dst []byte, v5 bool, trim int) ([]byte, error) {
+	n, err := p.validate(v5, trim)
 	if err != nil {
 		return dst, err
 	}
@@ -70,11 +137,19 @@ func (p *Connack) Append(dst []byte) ([]byte, error) {
 		}
 		dst = append(dst, acknowledgeFlags)
 	}
-	dst = append(dst, byte(p.ReturnCode))
+	if !v5 {
+		dst = append(dst, byte(p.ReturnCode))
+	}
+	if v5 {
+		dst = append(dst, byte(p.ReasonCode))
+	}
+	if v5 {
+		dst = p.Properties.append(dst, trim)
+	}
 	return dst, nil
 }
 
-// WriteTo encodes the packet and writes it to w in a single Write call.
+// WriteTo encodes the packet as Append does and writes it to w in a single Write call.
 func (p *Connack) WriteTo(w io.Writer) (int64, error) {
 	b, err := p.Append(make([]byte, 0, p.Size()))
 	if err != nil {
@@ -88,7 +163,7 @@ func (p *Connack) WriteTo(w io.Writer) (int64, error) {
 // every rule the spec gives for receiving.
 func (p *Connack) decode(flags byte, d *decoder) error {
 	if flags != 0 {
-		return decodeError(TypeConnack, "Flags", 0, "MQTT-2.2.2-2", errReservedBits)
+		return decodeError(TypeConnack, "Flags", 0, ruleFor(d.v5, "MQTT-2.2.2-2", "MQTT5-2.1.3-1"), errReservedBits)
 	}
 	var err error
 	off := 0
@@ -100,19 +175,49 @@ func (p *Connack) decode(flags byte, d *decoder) error {
 	}
 	offSessionPresent = off
 	if b&0xfe != 0x00 {
-		return decodeError(TypeConnack, "AcknowledgeFlags", off, "MQTT 3.1.1 §3.2.2.1", errReservedBits)
+		return decodeError(TypeConnack, "AcknowledgeFlags", off, ruleFor(d.v5, "MQTT 3.1.1 §3.2.2.1", "MQTT5-3.2.2-1"), errReservedBits)
 	}
 	p.SessionPresent = b&0x01 != 0
-	off = d.pos()
-	if b, err = d.byte(); err != nil {
-		return decodeError(TypeConnack, "ReturnCode", off, "", err)
+	if !d.v5 {
+		off = d.pos()
+		if b, err = d.byte(); err != nil {
+			return decodeError(TypeConnack, "ReturnCode", off, "", err)
+		}
+		p.ReturnCode = ConnackCode(b)
+		if err = checkEnum(p.ReturnCode.Valid()); err != nil {
+			return decodeError(TypeConnack, "ReturnCode", off, "MQTT 3.1.1 §3.2.2.3", err)
+		}
+	} else {
+		p.ReturnCode = 0
 	}
-	p.ReturnCode = ConnackCode(b)
-	if err = checkEnum(p.ReturnCode.Valid()); err != nil {
-		return decodeError(TypeConnack, "ReturnCode", off, "MQTT 3.1.1 §3.2.2.3", err)
+	if d.v5 {
+		off = d.pos()
+		if b, err = d.byte(); err != nil {
+			return decodeError(TypeConnack, "ReasonCode", off, "", err)
+		}
+		p.ReasonCode = ReasonCode(b)
+		if err = checkEnum(p.ReasonCode.inConnack()); err != nil {
+			return decodeError(TypeConnack, "ReasonCode", off, "MQTT5-3.2.2-8", err)
+		}
+	} else {
+		p.ReasonCode = 0
 	}
-	if p.ReturnCode != 0 && p.SessionPresent {
-		return decodeError(TypeConnack, "SessionPresent", offSessionPresent, "MQTT-3.2.2-4", reason("session present must be 0 with a non-zero return code"))
+	if d.v5 {
+		if err := p.Properties.decode(d, TypeConnack, "Properties", propsConnack, repeatConnack); err != nil {
+			return err
+		}
+	} else {
+		p.Properties.reset()
+	}
+	if d.v5 {
+		if p.ReasonCode != 0 && p.SessionPresent {
+			return decodeError(TypeConnack, "SessionPresent", offSessionPresent, "MQTT5-3.2.2-6", reason("session present must be 0 with a non-zero reason code"))
+		}
+	}
+	if !d.v5 {
+		if p.ReturnCode != 0 && p.SessionPresent {
+			return decodeError(TypeConnack, "SessionPresent", offSessionPresent, "MQTT-3.2.2-4", reason("session present must be 0 with a non-zero return code"))
+		}
 	}
 	return nil
 }
@@ -122,5 +227,11 @@ func (p *Connack) String() string {
 	w := newFieldWriter("CONNACK")
 	w.bool("SessionPresent", p.SessionPresent)
 	w.uint("ReturnCode", uint64(p.ReturnCode))
+	if p.ReasonCode != 0 {
+		w.uint("ReasonCode", uint64(p.ReasonCode))
+	}
+	if !p.Properties.empty() {
+		p.Properties.write(w, "Properties")
+	}
 	return w.close()
 }

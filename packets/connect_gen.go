@@ -5,12 +5,12 @@ package packets
 import "io"
 
 // Connect is the first packet a client sends on a connection (MQTT-3.1.0-1), and it sends it only once (MQTT-3.1.0-2).
-// See MQTT 3.1.1 §3.1.
+// See MQTT 3.1.1 §3.1 and MQTT 5.0 §3.1.
 type Connect struct {
 	// ProtocolName is "MQTT" for MQTT 3.1.1 and "MQIsdp" for MQTT 3.1.
 	// Checked: MQTT-1.5.3-1.
 	ProtocolName string
-	// ProtocolLevel is 4 for MQTT 3.1.1 and 3 for MQTT 3.1.
+	// ProtocolLevel is 5 for MQTT 5.0, 4 for MQTT 3.1.1 and 3 for MQTT 3.1; it selects the version the packet is encoded in.
 	// Checked: MQTT-3.1.2-2.
 	ProtocolLevel ProtocolLevel
 	// UsernameFlag says a user name is present in the payload (MQTT-3.1.2-18, MQTT-3.1.2-19).
@@ -28,9 +28,13 @@ type Connect struct {
 	CleanSession bool
 	// KeepAlive is the longest interval, in seconds, between two packets the client sends; 0 turns the mechanism off (MQTT-3.1.2-23).
 	KeepAlive uint16
+	// Properties are the MQTT 5.0 properties of the packet (MQTT 5.0 §2.2.2).
+	Properties Properties
 	// ClientID identifies the client and keys its session state (MQTT-3.1.3-2, MQTT-3.1.3-3).
 	// Checked: MQTT-3.1.3-4, MQTT-1.5.3-2.
 	ClientID string
+	// WillProperties are the properties of the will message (MQTT5-3.1.3-1).
+	WillProperties Properties
 	// WillTopic is the topic of the will message.
 	// Checked: MQTT-3.1.3-10, MQTT-4.7.3-2, MQTT-4.7.3-1, MQTT-4.7.3-3, MQTT-4.7.1-1.
 	WillTopic string
@@ -48,20 +52,37 @@ func (*Connect) Type() Type {
 	return TypeConnect
 }
 
-// Size returns the length of the encoded packet, fixed header included.
+// Size returns the length of the MQTT 3.1.1 encoding, fixed header included.
 func (p *Connect) Size() int {
-	n := p.bodySize()
+	return p.size(false, 0)
+}
+
+// SizeVersion returns the length of the encoding at protocol level v.
+func (p *Connect) SizeVersion(v ProtocolLevel) int {
+	return p.size(isV5(v), 0)
+}
+
+// size returns the length of the encoding, leaving out properties as trim says.
+func (p *Connect) size(v5 bool, trim int) int {
+	n := p.bodySize(v5, trim)
 	return 1 + sizeRemainingLength(n) + n
 }
 
 // bodySize returns the Remaining Length of the encoded packet.
-func (p *Connect) bodySize() int {
+func (p *Connect) bodySize(v5 bool, trim int) int {
+	v5 = v5 && p.ProtocolLevel == 5
 	n := 0
 	n += 2 + len(p.ProtocolName)
 	n++
 	n++
 	n += 2
+	if v5 {
+		n += p.Properties.wireSize(trim)
+	}
 	n += 2 + len(p.ClientID)
+	if v5 && p.WillFlag {
+		n += p.WillProperties.wireSize(trim)
+	}
 	if p.WillFlag {
 		n += 2 + len(p.WillTopic)
 	}
@@ -80,78 +101,105 @@ func (p *Connect) bodySize() int {
 // Validate reports whether the packet may be sent. The error is an *Error
 // naming the field and the rule it breaks.
 func (p *Connect) Validate() error {
-	_, err := p.validate()
+	_, err := p.validate(false, 0)
+	return err
+}
+
+// ValidateVersion reports whether the packet may be sent at protocol level v.
+func (p *Connect) ValidateVersion(v ProtocolLevel) error {
+	_, err := p.validate(isV5(v), 0)
 	return err
 }
 
 // validate checks every rule the spec gives for sending and returns the body length.
-func (p *Connect) validate() (int, error) {
+func (p *Connect) validate(v5 bool, trim int) (int, error) {
+	v5 = v5 && p.ProtocolLevel == 5
 	if err := checkLen16(len(p.ProtocolName)); err != nil {
-		return 0, encodeError(TypeConnect, "ProtocolName", "MQTT 3.1.1 §1.5.3", err)
+		return 0, encodeError(TypeConnect, "ProtocolName", ruleFor(v5, "MQTT 3.1.1 §1.5.3", "MQTT 5.0 §1.5.4"), err)
 	}
 	if err := checkUTF8(p.ProtocolName); err != nil {
-		return 0, encodeError(TypeConnect, "ProtocolName", "MQTT-1.5.3-1", err)
+		return 0, encodeError(TypeConnect, "ProtocolName", ruleFor(v5, "MQTT-1.5.3-1", "MQTT5-1.5.4-1"), err)
 	}
-	if err := checkEnum(p.ProtocolLevel.Valid()); err != nil {
-		return 0, encodeError(TypeConnect, "ProtocolLevel", "MQTT-3.1.2-2", err)
+	if err := checkEnum(p.ProtocolLevel.validIn(v5)); err != nil {
+		return 0, encodeError(TypeConnect, "ProtocolLevel", ruleFor(v5, "MQTT-3.1.2-2", "MQTT5-3.1.2-1"), err)
 	}
 	if err := checkEnum(p.WillQoS.Valid()); err != nil {
-		return 0, encodeError(TypeConnect, "WillQoS", "MQTT-3.1.2-14", err)
+		return 0, encodeError(TypeConnect, "WillQoS", ruleFor(v5, "MQTT-3.1.2-14", "MQTT5-3.1.2-12"), err)
+	}
+	if !(v5) && !p.Properties.empty() {
+		return 0, encodeError(TypeConnect, "Properties", "MQTT 3.1.1 §3.1", errOnlyInV5)
+	}
+	if v5 {
+		if err := p.Properties.validate(TypeConnect, "Properties", propsConnect, repeatConnect); err != nil {
+			return 0, err
+		}
 	}
 	if err := checkLen16(len(p.ClientID)); err != nil {
-		return 0, encodeError(TypeConnect, "ClientID", "MQTT 3.1.1 §1.5.3", err)
+		return 0, encodeError(TypeConnect, "ClientID", ruleFor(v5, "MQTT 3.1.1 §1.5.3", "MQTT 5.0 §1.5.4"), err)
 	}
 	if err := checkUTF8(p.ClientID); err != nil {
-		return 0, encodeError(TypeConnect, "ClientID", "MQTT-3.1.3-4", err)
+		return 0, encodeError(TypeConnect, "ClientID", ruleFor(v5, "MQTT-3.1.3-4", "MQTT5-3.1.3-4"), err)
 	}
 	if err := checkNoNull(p.ClientID); err != nil {
-		return 0, encodeError(TypeConnect, "ClientID", "MQTT-1.5.3-2", err)
+		return 0, encodeError(TypeConnect, "ClientID", ruleFor(v5, "MQTT-1.5.3-2", "MQTT5-1.5.4-2"), err)
+	}
+	if !(v5) && !p.WillProperties.empty() {
+		return 0, encodeError(TypeConnect, "WillProperties", "MQTT 3.1.1 §3.1", errOnlyInV5)
+	}
+	if v5 {
+		if p.WillFlag {
+			if err := p.WillProperties.validate(TypeConnect, "WillProperties", propsWill, repeatWill); err != nil {
+				return 0, err
+			}
+		} else if !p.WillProperties.empty() {
+			return 0, encodeError(TypeConnect, "WillProperties", "MQTT5-3.1.2-9", errUnexpectedField)
+		}
 	}
 	if p.WillFlag {
 		if err := checkUTF8(p.WillTopic); err != nil {
-			return 0, encodeError(TypeConnect, "WillTopic", "MQTT-3.1.3-10", err)
+			return 0, encodeError(TypeConnect, "WillTopic", ruleFor(v5, "MQTT-3.1.3-10", "MQTT5-3.1.3-11"), err)
 		}
 		if err := checkNoNull(p.WillTopic); err != nil {
-			return 0, encodeError(TypeConnect, "WillTopic", "MQTT-4.7.3-2", err)
+			return 0, encodeError(TypeConnect, "WillTopic", ruleFor(v5, "MQTT-4.7.3-2", "MQTT5-4.7.3-2"), err)
 		}
 		if err := checkNonEmpty(p.WillTopic); err != nil {
-			return 0, encodeError(TypeConnect, "WillTopic", "MQTT-4.7.3-1", err)
+			return 0, encodeError(TypeConnect, "WillTopic", ruleFor(v5, "MQTT-4.7.3-1", "MQTT5-4.7.3-1"), err)
 		}
 		if err := checkLen16(len(p.WillTopic)); err != nil {
-			return 0, encodeError(TypeConnect, "WillTopic", "MQTT-4.7.3-3", err)
+			return 0, encodeError(TypeConnect, "WillTopic", ruleFor(v5, "MQTT-4.7.3-3", "MQTT5-4.7.3-3"), err)
 		}
 		if err := checkNoWildcards(p.WillTopic); err != nil {
-			return 0, encodeError(TypeConnect, "WillTopic", "MQTT-4.7.1-1", err)
+			return 0, encodeError(TypeConnect, "WillTopic", ruleFor(v5, "MQTT-4.7.1-1", "MQTT5-4.7.0-1"), err)
 		}
 	} else if len(p.WillTopic) != 0 {
-		return 0, encodeError(TypeConnect, "WillTopic", "MQTT-3.1.2-11", errUnexpectedField)
+		return 0, encodeError(TypeConnect, "WillTopic", ruleFor(v5, "MQTT-3.1.2-11", "MQTT5-3.1.2-9"), errUnexpectedField)
 	}
 	if p.WillFlag {
 		if err := checkLen16(len(p.WillMessage)); err != nil {
-			return 0, encodeError(TypeConnect, "WillMessage", "MQTT 3.1.1 §1.5.3", err)
+			return 0, encodeError(TypeConnect, "WillMessage", ruleFor(v5, "MQTT 3.1.1 §1.5.3", "MQTT 5.0 §1.5.4"), err)
 		}
 	} else if len(p.WillMessage) != 0 {
-		return 0, encodeError(TypeConnect, "WillMessage", "MQTT-3.1.2-11", errUnexpectedField)
+		return 0, encodeError(TypeConnect, "WillMessage", ruleFor(v5, "MQTT-3.1.2-11", "MQTT5-3.1.2-9"), errUnexpectedField)
 	}
 	if p.UsernameFlag {
 		if err := checkLen16(len(p.Username)); err != nil {
-			return 0, encodeError(TypeConnect, "Username", "MQTT 3.1.1 §1.5.3", err)
+			return 0, encodeError(TypeConnect, "Username", ruleFor(v5, "MQTT 3.1.1 §1.5.3", "MQTT 5.0 §1.5.4"), err)
 		}
 		if err := checkUTF8(p.Username); err != nil {
-			return 0, encodeError(TypeConnect, "Username", "MQTT-3.1.3-11", err)
+			return 0, encodeError(TypeConnect, "Username", ruleFor(v5, "MQTT-3.1.3-11", "MQTT5-3.1.3-12"), err)
 		}
 		if err := checkNoNull(p.Username); err != nil {
-			return 0, encodeError(TypeConnect, "Username", "MQTT-1.5.3-2", err)
+			return 0, encodeError(TypeConnect, "Username", ruleFor(v5, "MQTT-1.5.3-2", "MQTT5-1.5.4-2"), err)
 		}
 	} else if len(p.Username) != 0 {
-		return 0, encodeError(TypeConnect, "Username", "MQTT-3.1.2-18", errUnexpectedField)
+		return 0, encodeError(TypeConnect, "Username", ruleFor(v5, "MQTT-3.1.2-18", "MQTT5-3.1.2-16"), errUnexpectedField)
 	}
 	if p.PasswordFlag {
 		if err := checkLen16(len(p.Password)); err != nil {
-			return 0, encodeError(TypeConnect, "Password", "MQTT 3.1.1 §1.5.3", err)
+			return 0, encodeError(TypeConnect, "Password", ruleFor(v5, "MQTT 3.1.1 §1.5.3", "MQTT 5.0 §1.5.4"), err)
 		}
 	} else if len(p.Password) != 0 {
-		return 0, encodeError(TypeConnect, "Password", "MQTT-3.1.2-20", errUnexpectedField)
+		return 0, encodeError(TypeConnect, "Password", ruleFor(v5, "MQTT-3.1.2-20", "MQTT5-3.1.2-18"), errUnexpectedField)
 	}
 	if p.ProtocolLevel == 4 && p.ProtocolName != "MQTT" {
 		return 0, encodeError(TypeConnect, "ProtocolName", "MQTT-3.1.2-1", reason("protocol level 4 requires protocol name \"MQTT\""))
@@ -160,30 +208,50 @@ func (p *Connect) validate() (int, error) {
 		return 0, encodeError(TypeConnect, "ProtocolName", "MQTT-3.1.2-1", reason("protocol level 3 requires protocol name \"MQIsdp\""))
 	}
 	if !p.WillFlag && p.WillQoS != 0 {
-		return 0, encodeError(TypeConnect, "WillQoS", "MQTT-3.1.2-13", reason("will QoS must be 0 without the will flag"))
+		return 0, encodeError(TypeConnect, "WillQoS", ruleFor(v5, "MQTT-3.1.2-13", "MQTT5-3.1.2-11"), reason("will QoS must be 0 without the will flag"))
 	}
 	if !p.WillFlag && p.WillRetain {
-		return 0, encodeError(TypeConnect, "WillRetain", "MQTT-3.1.2-15", reason("will retain must be 0 without the will flag"))
+		return 0, encodeError(TypeConnect, "WillRetain", ruleFor(v5, "MQTT-3.1.2-15", "MQTT5-3.1.2-13"), reason("will retain must be 0 without the will flag"))
 	}
-	if !p.UsernameFlag && p.PasswordFlag {
-		return 0, encodeError(TypeConnect, "PasswordFlag", "MQTT-3.1.2-22", reason("a password requires a user name"))
+	if v5 {
+		if p.ProtocolLevel == 5 && p.ProtocolName != "MQTT" {
+			return 0, encodeError(TypeConnect, "ProtocolName", "MQTT5-3.1.2-1", reason("protocol level 5 requires protocol name \"MQTT\""))
+		}
 	}
-	if len(p.ClientID) == 0 && !p.CleanSession {
-		return 0, encodeError(TypeConnect, "ClientID", "MQTT-3.1.3-7", reason("an empty client identifier requires a clean session"))
+	if !v5 {
+		if !p.UsernameFlag && p.PasswordFlag {
+			return 0, encodeError(TypeConnect, "PasswordFlag", "MQTT-3.1.2-22", reason("a password requires a user name"))
+		}
 	}
-	n := p.bodySize()
+	if !v5 {
+		if len(p.ClientID) == 0 && !p.CleanSession {
+			return 0, encodeError(TypeConnect, "ClientID", "MQTT-3.1.3-7", reason("an empty client identifier requires a clean session"))
+		}
+	}
+	n := p.bodySize(v5, trim)
 	if n > MaxRemainingLength {
-		return 0, encodeError(TypeConnect, "", "MQTT 3.1.1 §2.2.3", errBodyTooLong)
+		return 0, encodeError(TypeConnect, "", ruleFor(v5, "MQTT 3.1.1 §2.2.3", "MQTT 5.0 §2.1.4"), errBodyTooLong)
 	}
 	return n, nil
 }
 
-// Append validates the packet and appends its encoding to dst.
+// Append validates the packet and appends its MQTT 3.1.1 encoding to dst.
 func (p *Connect) Append(dst []byte) ([]byte, error) {
-	n, err := p.validate()
+	return p.encode(dst, false, 0)
+}
+
+// AppendVersion validates the packet and appends its encoding at protocol level v to dst.
+func (p *Connect) AppendVersion(dst []byte, v ProtocolLevel) ([]byte, error) {
+	return p.encode(dst, isV5(v), 0)
+}
+
+// encode validates the packet and appends its encoding to dst.
+func (p *Connect) encode(dst []byte, v5 bool, trim int) ([]byte, error) {
+	n, err := p.validate(v5, trim)
 	if err != nil {
 		return dst, err
 	}
+	v5 = v5 && p.ProtocolLevel == 5
 	dst = append(dst, byte(TypeConnect)<<4)
 	dst = appendRemainingLength(dst, n)
 	dst = appendString(dst, p.ProtocolName)
@@ -209,7 +277,13 @@ func (p *Connect) Append(dst []byte) ([]byte, error) {
 		dst = append(dst, connectFlags)
 	}
 	dst = appendUint16(dst, p.KeepAlive)
+	if v5 {
+		dst = p.Properties.append(dst, trim)
+	}
 	dst = appendString(dst, p.ClientID)
+	if v5 && p.WillFlag {
+		dst = p.WillProperties.append(dst, trim)
+	}
 	if p.WillFlag {
 		dst = appendString(dst, p.WillTopic)
 	}
@@ -225,7 +299,7 @@ func (p *Connect) Append(dst []byte) ([]byte, error) {
 	return dst, nil
 }
 
-// WriteTo encodes the packet and writes it to w in a single Write call.
+// WriteTo encodes the packet as Append does and writes it to w in a single Write call.
 func (p *Connect) WriteTo(w io.Writer) (int64, error) {
 	b, err := p.Append(make([]byte, 0, p.Size()))
 	if err != nil {
@@ -239,7 +313,7 @@ func (p *Connect) WriteTo(w io.Writer) (int64, error) {
 // every rule the spec gives for receiving.
 func (p *Connect) decode(flags byte, d *decoder) error {
 	if flags != 0 {
-		return decodeError(TypeConnect, "Flags", 0, "MQTT-2.2.2-2", errReservedBits)
+		return decodeError(TypeConnect, "Flags", 0, ruleFor(d.v5, "MQTT-2.2.2-2", "MQTT5-2.1.3-1"), errReservedBits)
 	}
 	var err error
 	off := 0
@@ -251,16 +325,17 @@ func (p *Connect) decode(flags byte, d *decoder) error {
 	}
 	offProtocolName = off
 	if err = checkUTF8(p.ProtocolName); err != nil {
-		return decodeError(TypeConnect, "ProtocolName", off, "MQTT-1.5.3-1", err)
+		return decodeError(TypeConnect, "ProtocolName", off, ruleFor(d.v5, "MQTT-1.5.3-1", "MQTT5-1.5.4-1"), err)
 	}
 	off = d.pos()
 	if b, err = d.byte(); err != nil {
 		return decodeError(TypeConnect, "ProtocolLevel", off, "", err)
 	}
 	p.ProtocolLevel = ProtocolLevel(b)
-	if err = checkEnum(p.ProtocolLevel.Valid()); err != nil {
-		return decodeError(TypeConnect, "ProtocolLevel", off, "MQTT-3.1.2-2", err)
+	if err = checkEnum(p.ProtocolLevel.validIn(d.v5)); err != nil {
+		return decodeError(TypeConnect, "ProtocolLevel", off, ruleFor(d.v5, "MQTT-3.1.2-2", "MQTT5-3.1.2-1"), err)
 	}
+	d.v5 = d.v5 && p.ProtocolLevel == 5
 	off = d.pos()
 	if b, err = d.byte(); err != nil {
 		return decodeError(TypeConnect, "ConnectFlags", off, "", err)
@@ -269,14 +344,14 @@ func (p *Connect) decode(flags byte, d *decoder) error {
 	offWillRetain = off
 	offWillQoS = off
 	if b&0x01 != 0x00 {
-		return decodeError(TypeConnect, "ConnectFlags", off, "MQTT-3.1.2-3", errReservedBits)
+		return decodeError(TypeConnect, "ConnectFlags", off, ruleFor(d.v5, "MQTT-3.1.2-3", "MQTT5-3.1.2-3"), errReservedBits)
 	}
 	p.UsernameFlag = b&0x80 != 0
 	p.PasswordFlag = b&0x40 != 0
 	p.WillRetain = b&0x20 != 0
 	p.WillQoS = QoS(b >> 3 & 0x03)
 	if err = checkEnum(p.WillQoS.Valid()); err != nil {
-		return decodeError(TypeConnect, "WillQoS", off, "MQTT-3.1.2-14", err)
+		return decodeError(TypeConnect, "WillQoS", off, ruleFor(d.v5, "MQTT-3.1.2-14", "MQTT5-3.1.2-12"), err)
 	}
 	p.WillFlag = b&0x04 != 0
 	p.CleanSession = b&0x02 != 0
@@ -284,16 +359,30 @@ func (p *Connect) decode(flags byte, d *decoder) error {
 	if p.KeepAlive, err = d.uint16(); err != nil {
 		return decodeError(TypeConnect, "KeepAlive", off, "", err)
 	}
+	if d.v5 {
+		if err := p.Properties.decode(d, TypeConnect, "Properties", propsConnect, repeatConnect); err != nil {
+			return err
+		}
+	} else {
+		p.Properties.reset()
+	}
 	off = d.pos()
 	if p.ClientID, err = d.string(); err != nil {
 		return decodeError(TypeConnect, "ClientID", off, "", err)
 	}
 	offClientID = off
 	if err = checkUTF8(p.ClientID); err != nil {
-		return decodeError(TypeConnect, "ClientID", off, "MQTT-3.1.3-4", err)
+		return decodeError(TypeConnect, "ClientID", off, ruleFor(d.v5, "MQTT-3.1.3-4", "MQTT5-3.1.3-4"), err)
 	}
 	if err = checkNoNull(p.ClientID); err != nil {
-		return decodeError(TypeConnect, "ClientID", off, "MQTT-1.5.3-2", err)
+		return decodeError(TypeConnect, "ClientID", off, ruleFor(d.v5, "MQTT-1.5.3-2", "MQTT5-1.5.4-2"), err)
+	}
+	if d.v5 && p.WillFlag {
+		if err := p.WillProperties.decode(d, TypeConnect, "WillProperties", propsWill, repeatWill); err != nil {
+			return err
+		}
+	} else {
+		p.WillProperties.reset()
 	}
 	if p.WillFlag {
 		off = d.pos()
@@ -301,16 +390,16 @@ func (p *Connect) decode(flags byte, d *decoder) error {
 			return decodeError(TypeConnect, "WillTopic", off, "", err)
 		}
 		if err = checkUTF8(p.WillTopic); err != nil {
-			return decodeError(TypeConnect, "WillTopic", off, "MQTT-3.1.3-10", err)
+			return decodeError(TypeConnect, "WillTopic", off, ruleFor(d.v5, "MQTT-3.1.3-10", "MQTT5-3.1.3-11"), err)
 		}
 		if err = checkNoNull(p.WillTopic); err != nil {
-			return decodeError(TypeConnect, "WillTopic", off, "MQTT-4.7.3-2", err)
+			return decodeError(TypeConnect, "WillTopic", off, ruleFor(d.v5, "MQTT-4.7.3-2", "MQTT5-4.7.3-2"), err)
 		}
 		if err = checkNonEmpty(p.WillTopic); err != nil {
-			return decodeError(TypeConnect, "WillTopic", off, "MQTT-4.7.3-1", err)
+			return decodeError(TypeConnect, "WillTopic", off, ruleFor(d.v5, "MQTT-4.7.3-1", "MQTT5-4.7.3-1"), err)
 		}
 		if err = checkNoWildcards(p.WillTopic); err != nil {
-			return decodeError(TypeConnect, "WillTopic", off, "MQTT-4.7.1-1", err)
+			return decodeError(TypeConnect, "WillTopic", off, ruleFor(d.v5, "MQTT-4.7.1-1", "MQTT5-4.7.0-1"), err)
 		}
 	} else {
 		p.WillTopic = ""
@@ -329,10 +418,10 @@ func (p *Connect) decode(flags byte, d *decoder) error {
 			return decodeError(TypeConnect, "Username", off, "", err)
 		}
 		if err = checkUTF8(p.Username); err != nil {
-			return decodeError(TypeConnect, "Username", off, "MQTT-3.1.3-11", err)
+			return decodeError(TypeConnect, "Username", off, ruleFor(d.v5, "MQTT-3.1.3-11", "MQTT5-3.1.3-12"), err)
 		}
 		if err = checkNoNull(p.Username); err != nil {
-			return decodeError(TypeConnect, "Username", off, "MQTT-1.5.3-2", err)
+			return decodeError(TypeConnect, "Username", off, ruleFor(d.v5, "MQTT-1.5.3-2", "MQTT5-1.5.4-2"), err)
 		}
 	} else {
 		p.Username = ""
@@ -352,16 +441,25 @@ func (p *Connect) decode(flags byte, d *decoder) error {
 		return decodeError(TypeConnect, "ProtocolName", offProtocolName, "MQTT-3.1.2-1", reason("protocol level 3 requires protocol name \"MQIsdp\""))
 	}
 	if !p.WillFlag && p.WillQoS != 0 {
-		return decodeError(TypeConnect, "WillQoS", offWillQoS, "MQTT-3.1.2-13", reason("will QoS must be 0 without the will flag"))
+		return decodeError(TypeConnect, "WillQoS", offWillQoS, ruleFor(d.v5, "MQTT-3.1.2-13", "MQTT5-3.1.2-11"), reason("will QoS must be 0 without the will flag"))
 	}
 	if !p.WillFlag && p.WillRetain {
-		return decodeError(TypeConnect, "WillRetain", offWillRetain, "MQTT-3.1.2-15", reason("will retain must be 0 without the will flag"))
+		return decodeError(TypeConnect, "WillRetain", offWillRetain, ruleFor(d.v5, "MQTT-3.1.2-15", "MQTT5-3.1.2-13"), reason("will retain must be 0 without the will flag"))
 	}
-	if !p.UsernameFlag && p.PasswordFlag {
-		return decodeError(TypeConnect, "PasswordFlag", offPasswordFlag, "MQTT-3.1.2-22", reason("a password requires a user name"))
+	if d.v5 {
+		if p.ProtocolLevel == 5 && p.ProtocolName != "MQTT" {
+			return decodeError(TypeConnect, "ProtocolName", offProtocolName, "MQTT5-3.1.2-1", reason("protocol level 5 requires protocol name \"MQTT\""))
+		}
 	}
-	if len(p.ClientID) == 0 && !p.CleanSession {
-		return decodeError(TypeConnect, "ClientID", offClientID, "MQTT-3.1.3-7", reason("an empty client identifier requires a clean session"))
+	if !d.v5 {
+		if !p.UsernameFlag && p.PasswordFlag {
+			return decodeError(TypeConnect, "PasswordFlag", offPasswordFlag, "MQTT-3.1.2-22", reason("a password requires a user name"))
+		}
+	}
+	if !d.v5 {
+		if len(p.ClientID) == 0 && !p.CleanSession {
+			return decodeError(TypeConnect, "ClientID", offClientID, "MQTT-3.1.3-7", reason("an empty client identifier requires a clean session"))
+		}
 	}
 	return nil
 }
@@ -378,7 +476,13 @@ func (p *Connect) String() string {
 	w.bool("WillFlag", p.WillFlag)
 	w.bool("CleanSession", p.CleanSession)
 	w.uint("KeepAlive", uint64(p.KeepAlive))
+	if !p.Properties.empty() {
+		p.Properties.write(w, "Properties")
+	}
 	w.str("ClientID", p.ClientID)
+	if p.WillFlag && !p.WillProperties.empty() {
+		p.WillProperties.write(w, "WillProperties")
+	}
 	if p.WillFlag {
 		w.str("WillTopic", p.WillTopic)
 	}

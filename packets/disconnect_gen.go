@@ -5,53 +5,135 @@ package packets
 import "io"
 
 // Disconnect is the last packet a client sends before it closes the connection (MQTT-3.14.4-1, MQTT-3.14.4-2).
-// See MQTT 3.1.1 §3.14.
-type Disconnect struct{}
+// See MQTT 3.1.1 §3.14 and MQTT 5.0 §3.14.
+type Disconnect struct {
+	// ReasonCode is the MQTT 5.0 outcome; 0 is success.
+	// Checked: MQTT5-3.14.2-1.
+	ReasonCode ReasonCode
+	// Properties are the MQTT 5.0 properties of the packet (MQTT 5.0 §2.2.2).
+	Properties Properties
+}
 
 // Type returns TypeDisconnect.
 func (*Disconnect) Type() Type {
 	return TypeDisconnect
 }
 
-// Size returns the length of the encoded packet, fixed header included.
+// Size returns the length of the MQTT 3.1.1 encoding, fixed header included.
 func (p *Disconnect) Size() int {
-	n := p.bodySize()
+	return p.size(false, 0)
+}
+
+// SizeVersion returns the length of the encoding at protocol level v.
+func (p *Disconnect) SizeVersion(v ProtocolLevel) int {
+	return p.size(isV5(v), 0)
+}
+
+// size returns the length of the encoding, leaving out properties as trim says.
+func (p *Disconnect) size(v5 bool, trim int) int {
+	n := p.bodySize(v5, trim)
 	return 1 + sizeRemainingLength(n) + n
 }
 
 // bodySize returns the Remaining Length of the encoded packet.
-func (p *Disconnect) bodySize() int {
+func (p *Disconnect) bodySize(v5 bool, trim int) int {
+	n := 0
+	keep := 0
+	if v5 {
+		keep = p.trailing(trim)
+	}
+	if keep >= 1 {
+		n++
+	}
+	if keep >= 2 {
+		n += p.Properties.wireSize(trim)
+	}
+	return n
+}
+
+// trailing returns how many of the optional trailing fields the shortest
+// legal encoding keeps: those after the last field that holds a value are
+// left out (MQTT 5.0 §2.2.2).
+func (p *Disconnect) trailing(trim int) int {
+	switch {
+	case p.Properties.size(trim) > 0:
+		return 2
+	case p.ReasonCode != 0:
+		return 1
+	}
 	return 0
 }
 
 // Validate reports whether the packet may be sent. The error is an *Error
 // naming the field and the rule it breaks.
 func (p *Disconnect) Validate() error {
-	_, err := p.validate()
+	_, err := p.validate(false, 0)
+	return err
+}
+
+// ValidateVersion reports whether the packet may be sent at protocol level v.
+func (p *Disconnect) ValidateVersion(v ProtocolLevel) error {
+	_, err := p.validate(isV5(v), 0)
 	return err
 }
 
 // validate checks every rule the spec gives for sending and returns the body length.
-func (p *Disconnect) validate() (int, error) {
-	n := p.bodySize()
+func (p *Disconnect) validate(v5 bool, trim int) (int, error) {
+	if !(v5) && p.ReasonCode != 0 {
+		return 0, encodeError(TypeDisconnect, "ReasonCode", "MQTT 3.1.1 §3.14", errOnlyInV5)
+	}
+	if v5 {
+		if err := checkEnum(p.ReasonCode.inDisconnect()); err != nil {
+			return 0, encodeError(TypeDisconnect, "ReasonCode", "MQTT5-3.14.2-1", err)
+		}
+	}
+	if !(v5) && !p.Properties.empty() {
+		return 0, encodeError(TypeDisconnect, "Properties", "MQTT 3.1.1 §3.14", errOnlyInV5)
+	}
+	if v5 {
+		if err := p.Properties.validate(TypeDisconnect, "Properties", propsDisconnect, repeatDisconnect); err != nil {
+			return 0, err
+		}
+	}
+	n := p.bodySize(v5, trim)
 	if n > MaxRemainingLength {
-		return 0, encodeError(TypeDisconnect, "", "MQTT 3.1.1 §2.2.3", errBodyTooLong)
+		return 0, encodeError(TypeDisconnect, "", ruleFor(v5, "MQTT 3.1.1 §2.2.3", "MQTT 5.0 §2.1.4"), errBodyTooLong)
 	}
 	return n, nil
 }
 
-// Append validates the packet and appends its encoding to dst.
+// Append validates the packet and appends its MQTT 3.1.1 encoding to dst.
 func (p *Disconnect) Append(dst []byte) ([]byte, error) {
-	n, err := p.validate()
+	return p.encode(dst, false, 0)
+}
+
+// AppendVersion validates the packet and appends its encoding at protocol level v to dst.
+func (p *Disconnect) AppendVersion(dst []byte, v ProtocolLevel) ([]byte, error) {
+	return p.encode(dst, isV5(v), 0)
+}
+
+// encode validates the packet and appends its encoding to dst.
+func (p *Disconnect) encode(dst []byte, v5 bool, trim int) ([]byte, error) {
+	n, err := p.validate(v5, trim)
 	if err != nil {
 		return dst, err
 	}
 	dst = append(dst, byte(TypeDisconnect)<<4)
 	dst = appendRemainingLength(dst, n)
+	keep := 0
+	if v5 {
+		keep = p.trailing(trim)
+	}
+	if keep >= 1 {
+		dst = append(dst, byte(p.ReasonCode))
+	}
+	if keep >= 2 {
+		dst = p.Properties.append(dst, trim)
+	}
 	return dst, nil
 }
 
-// WriteTo encodes the packet and writes it to w in a single Write call.
+// WriteTo encodes the packet as Append does and writes it to w in a single Write call.
 func (p *Disconnect) WriteTo(w io.Writer) (int64, error) {
 	b, err := p.Append(make([]byte, 0, p.Size()))
 	if err != nil {
@@ -65,7 +147,29 @@ func (p *Disconnect) WriteTo(w io.Writer) (int64, error) {
 // every rule the spec gives for receiving.
 func (p *Disconnect) decode(flags byte, d *decoder) error {
 	if flags != 0 {
-		return decodeError(TypeDisconnect, "Flags", 0, "MQTT-3.14.1-1", errReservedBits)
+		return decodeError(TypeDisconnect, "Flags", 0, ruleFor(d.v5, "MQTT-3.14.1-1", "MQTT5-3.14.1-1"), errReservedBits)
+	}
+	var err error
+	off := 0
+	var b byte
+	if d.v5 && d.remaining() > 0 {
+		off = d.pos()
+		if b, err = d.byte(); err != nil {
+			return decodeError(TypeDisconnect, "ReasonCode", off, "", err)
+		}
+		p.ReasonCode = ReasonCode(b)
+		if err = checkEnum(p.ReasonCode.inDisconnect()); err != nil {
+			return decodeError(TypeDisconnect, "ReasonCode", off, "MQTT5-3.14.2-1", err)
+		}
+	} else {
+		p.ReasonCode = 0
+	}
+	if d.v5 && d.remaining() > 0 {
+		if err := p.Properties.decode(d, TypeDisconnect, "Properties", propsDisconnect, repeatDisconnect); err != nil {
+			return err
+		}
+	} else {
+		p.Properties.reset()
 	}
 	return nil
 }
@@ -73,5 +177,11 @@ func (p *Disconnect) decode(flags byte, d *decoder) error {
 // String describes the packet for logs. Credentials are never shown.
 func (p *Disconnect) String() string {
 	w := newFieldWriter("DISCONNECT")
+	if p.ReasonCode != 0 {
+		w.uint("ReasonCode", uint64(p.ReasonCode))
+	}
+	if !p.Properties.empty() {
+		p.Properties.write(w, "Properties")
+	}
 	return w.close()
 }

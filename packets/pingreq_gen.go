@@ -5,7 +5,7 @@ package packets
 import "io"
 
 // Pingreq keeps the connection alive and asks the server to show it is alive (MQTT-3.12.4-1).
-// See MQTT 3.1.1 §3.12.
+// See MQTT 3.1.1 §3.12 and MQTT 5.0 §3.12.
 type Pingreq struct{}
 
 // Type returns TypePingreq.
@@ -13,36 +13,62 @@ func (*Pingreq) Type() Type {
 	return TypePingreq
 }
 
-// Size returns the length of the encoded packet, fixed header included.
+// Size returns the length of the MQTT 3.1.1 encoding, fixed header included.
 func (p *Pingreq) Size() int {
-	n := p.bodySize()
+	return p.size(false, 0)
+}
+
+// SizeVersion returns the length of the encoding at protocol level v.
+func (p *Pingreq) SizeVersion(v ProtocolLevel) int {
+	return p.size(isV5(v), 0)
+}
+
+// size returns the length of the encoding, leaving out properties as trim says.
+func (p *Pingreq) size(v5 bool, trim int) int {
+	n := p.bodySize(v5, trim)
 	return 1 + sizeRemainingLength(n) + n
 }
 
 // bodySize returns the Remaining Length of the encoded packet.
-func (p *Pingreq) bodySize() int {
+func (p *Pingreq) bodySize(v5 bool, trim int) int {
 	return 0
 }
 
 // Validate reports whether the packet may be sent. The error is an *Error
 // naming the field and the rule it breaks.
 func (p *Pingreq) Validate() error {
-	_, err := p.validate()
+	_, err := p.validate(false, 0)
+	return err
+}
+
+// ValidateVersion reports whether the packet may be sent at protocol level v.
+func (p *Pingreq) ValidateVersion(v ProtocolLevel) error {
+	_, err := p.validate(isV5(v), 0)
 	return err
 }
 
 // validate checks every rule the spec gives for sending and returns the body length.
-func (p *Pingreq) validate() (int, error) {
-	n := p.bodySize()
+func (p *Pingreq) validate(v5 bool, trim int) (int, error) {
+	n := p.bodySize(v5, trim)
 	if n > MaxRemainingLength {
-		return 0, encodeError(TypePingreq, "", "MQTT 3.1.1 §2.2.3", errBodyTooLong)
+		return 0, encodeError(TypePingreq, "", ruleFor(v5, "MQTT 3.1.1 §2.2.3", "MQTT 5.0 §2.1.4"), errBodyTooLong)
 	}
 	return n, nil
 }
 
-// Append validates the packet and appends its encoding to dst.
+// Append validates the packet and appends its MQTT 3.1.1 encoding to dst.
 func (p *Pingreq) Append(dst []byte) ([]byte, error) {
-	n, err := p.validate()
+	return p.encode(dst, false, 0)
+}
+
+// AppendVersion validates the packet and appends its encoding at protocol level v to dst.
+func (p *Pingreq) AppendVersion(dst []byte, v ProtocolLevel) ([]byte, error) {
+	return p.encode(dst, isV5(v), 0)
+}
+
+// encode validates the packet and appends its encoding to dst.
+func (p *Pingreq) encode(dst []byte, v5 bool, trim int) ([]byte, error) {
+	n, err := p.validate(v5, trim)
 	if err != nil {
 		return dst, err
 	}
@@ -51,7 +77,7 @@ func (p *Pingreq) Append(dst []byte) ([]byte, error) {
 	return dst, nil
 }
 
-// WriteTo encodes the packet and writes it to w in a single Write call.
+// WriteTo encodes the packet as Append does and writes it to w in a single Write call.
 func (p *Pingreq) WriteTo(w io.Writer) (int64, error) {
 	b, err := p.Append(make([]byte, 0, p.Size()))
 	if err != nil {
@@ -65,7 +91,7 @@ func (p *Pingreq) WriteTo(w io.Writer) (int64, error) {
 // every rule the spec gives for receiving.
 func (p *Pingreq) decode(flags byte, d *decoder) error {
 	if flags != 0 {
-		return decodeError(TypePingreq, "Flags", 0, "MQTT-2.2.2-2", errReservedBits)
+		return decodeError(TypePingreq, "Flags", 0, ruleFor(d.v5, "MQTT-2.2.2-2", "MQTT5-2.1.3-1"), errReservedBits)
 	}
 	return nil
 }

@@ -5,7 +5,7 @@ package packets
 import "io"
 
 // Pingresp answers PINGREQ.
-// See MQTT 3.1.1 §3.13.
+// See MQTT 3.1.1 §3.13 and MQTT 5.0 §3.13.
 type Pingresp struct{}
 
 // Type returns TypePingresp.
@@ -13,36 +13,62 @@ func (*Pingresp) Type() Type {
 	return TypePingresp
 }
 
-// Size returns the length of the encoded packet, fixed header included.
+// Size returns the length of the MQTT 3.1.1 encoding, fixed header included.
 func (p *Pingresp) Size() int {
-	n := p.bodySize()
+	return p.size(false, 0)
+}
+
+// SizeVersion returns the length of the encoding at protocol level v.
+func (p *Pingresp) SizeVersion(v ProtocolLevel) int {
+	return p.size(isV5(v), 0)
+}
+
+// size returns the length of the encoding, leaving out properties as trim says.
+func (p *Pingresp) size(v5 bool, trim int) int {
+	n := p.bodySize(v5, trim)
 	return 1 + sizeRemainingLength(n) + n
 }
 
 // bodySize returns the Remaining Length of the encoded packet.
-func (p *Pingresp) bodySize() int {
+func (p *Pingresp) bodySize(v5 bool, trim int) int {
 	return 0
 }
 
 // Validate reports whether the packet may be sent. The error is an *Error
 // naming the field and the rule it breaks.
 func (p *Pingresp) Validate() error {
-	_, err := p.validate()
+	_, err := p.validate(false, 0)
+	return err
+}
+
+// ValidateVersion reports whether the packet may be sent at protocol level v.
+func (p *Pingresp) ValidateVersion(v ProtocolLevel) error {
+	_, err := p.validate(isV5(v), 0)
 	return err
 }
 
 // validate checks every rule the spec gives for sending and returns the body length.
-func (p *Pingresp) validate() (int, error) {
-	n := p.bodySize()
+func (p *Pingresp) validate(v5 bool, trim int) (int, error) {
+	n := p.bodySize(v5, trim)
 	if n > MaxRemainingLength {
-		return 0, encodeError(TypePingresp, "", "MQTT 3.1.1 §2.2.3", errBodyTooLong)
+		return 0, encodeError(TypePingresp, "", ruleFor(v5, "MQTT 3.1.1 §2.2.3", "MQTT 5.0 §2.1.4"), errBodyTooLong)
 	}
 	return n, nil
 }
 
-// Append validates the packet and appends its encoding to dst.
+// Append validates the packet and appends its MQTT 3.1.1 encoding to dst.
 func (p *Pingresp) Append(dst []byte) ([]byte, error) {
-	n, err := p.validate()
+	return p.encode(dst, false, 0)
+}
+
+// AppendVersion validates the packet and appends its encoding at protocol level v to dst.
+func (p *Pingresp) AppendVersion(dst []byte, v ProtocolLevel) ([]byte, error) {
+	return p.encode(dst, isV5(v), 0)
+}
+
+// encode validates the packet and appends its encoding to dst.
+func (p *Pingresp) encode(dst []byte, v5 bool, trim int) ([]byte, error) {
+	n, err := p.validate(v5, trim)
 	if err != nil {
 		return dst, err
 	}
@@ -51,7 +77,7 @@ func (p *Pingresp) Append(dst []byte) ([]byte, error) {
 	return dst, nil
 }
 
-// WriteTo encodes the packet and writes it to w in a single Write call.
+// WriteTo encodes the packet as Append does and writes it to w in a single Write call.
 func (p *Pingresp) WriteTo(w io.Writer) (int64, error) {
 	b, err := p.Append(make([]byte, 0, p.Size()))
 	if err != nil {
@@ -65,7 +91,7 @@ func (p *Pingresp) WriteTo(w io.Writer) (int64, error) {
 // every rule the spec gives for receiving.
 func (p *Pingresp) decode(flags byte, d *decoder) error {
 	if flags != 0 {
-		return decodeError(TypePingresp, "Flags", 0, "MQTT-2.2.2-2", errReservedBits)
+		return decodeError(TypePingresp, "Flags", 0, ruleFor(d.v5, "MQTT-2.2.2-2", "MQTT5-2.1.3-1"), errReservedBits)
 	}
 	return nil
 }

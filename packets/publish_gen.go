@@ -5,7 +5,7 @@ package packets
 import "io"
 
 // Publish carries an application message in either direction.
-// See MQTT 3.1.1 §3.3.
+// See MQTT 3.1.1 §3.3 and MQTT 5.0 §3.3.
 type Publish struct {
 	// Dup marks a re-delivery of an earlier PUBLISH (MQTT-3.3.1-1); always 0 at QoS 0 (MQTT-3.3.1-2).
 	Dup bool
@@ -20,6 +20,8 @@ type Publish struct {
 	// PacketID identifies a QoS 1 or 2 flow; a QoS 0 PUBLISH has none (MQTT-2.3.1-5).
 	// Checked: MQTT-2.3.1-1.
 	PacketID uint16
+	// Properties are the MQTT 5.0 properties of the packet (MQTT 5.0 §2.2.2).
+	Properties Properties
 	// Payload is the application message; it may be empty.
 	Payload []byte
 }
@@ -29,18 +31,31 @@ func (*Publish) Type() Type {
 	return TypePublish
 }
 
-// Size returns the length of the encoded packet, fixed header included.
+// Size returns the length of the MQTT 3.1.1 encoding, fixed header included.
 func (p *Publish) Size() int {
-	n := p.bodySize()
+	return p.size(false, 0)
+}
+
+// SizeVersion returns the length of the encoding at protocol level v.
+func (p *Publish) SizeVersion(v ProtocolLevel) int {
+	return p.size(isV5(v), 0)
+}
+
+// size returns the length of the encoding, leaving out properties as trim says.
+func (p *Publish) size(v5 bool, trim int) int {
+	n := p.bodySize(v5, trim)
 	return 1 + sizeRemainingLength(n) + n
 }
 
 // bodySize returns the Remaining Length of the encoded packet.
-func (p *Publish) bodySize() int {
+func (p *Publish) bodySize(v5 bool, trim int) int {
 	n := 0
 	n += 2 + len(p.TopicName)
 	if p.QoS != 0 {
 		n += 2
+	}
+	if v5 {
+		n += p.Properties.wireSize(trim)
 	}
 	n += len(p.Payload)
 	return n
@@ -49,50 +64,76 @@ func (p *Publish) bodySize() int {
 // Validate reports whether the packet may be sent. The error is an *Error
 // naming the field and the rule it breaks.
 func (p *Publish) Validate() error {
-	_, err := p.validate()
+	_, err := p.validate(false, 0)
+	return err
+}
+
+// ValidateVersion reports whether the packet may be sent at protocol level v.
+func (p *Publish) ValidateVersion(v ProtocolLevel) error {
+	_, err := p.validate(isV5(v), 0)
 	return err
 }
 
 // validate checks every rule the spec gives for sending and returns the body length.
-func (p *Publish) validate() (int, error) {
+func (p *Publish) validate(v5 bool, trim int) (int, error) {
 	if err := checkEnum(p.QoS.Valid()); err != nil {
-		return 0, encodeError(TypePublish, "QoS", "MQTT-3.3.1-4", err)
+		return 0, encodeError(TypePublish, "QoS", ruleFor(v5, "MQTT-3.3.1-4", "MQTT5-3.3.1-4"), err)
 	}
 	if err := checkUTF8(p.TopicName); err != nil {
-		return 0, encodeError(TypePublish, "TopicName", "MQTT-3.3.2-1", err)
+		return 0, encodeError(TypePublish, "TopicName", ruleFor(v5, "MQTT-3.3.2-1", "MQTT5-3.3.2-1"), err)
 	}
 	if err := checkNoNull(p.TopicName); err != nil {
-		return 0, encodeError(TypePublish, "TopicName", "MQTT-4.7.3-2", err)
+		return 0, encodeError(TypePublish, "TopicName", ruleFor(v5, "MQTT-4.7.3-2", "MQTT5-4.7.3-2"), err)
 	}
-	if err := checkNonEmpty(p.TopicName); err != nil {
-		return 0, encodeError(TypePublish, "TopicName", "MQTT-4.7.3-1", err)
+	if !v5 {
+		if err := checkNonEmpty(p.TopicName); err != nil {
+			return 0, encodeError(TypePublish, "TopicName", "MQTT-4.7.3-1", err)
+		}
 	}
 	if err := checkLen16(len(p.TopicName)); err != nil {
-		return 0, encodeError(TypePublish, "TopicName", "MQTT-4.7.3-3", err)
+		return 0, encodeError(TypePublish, "TopicName", ruleFor(v5, "MQTT-4.7.3-3", "MQTT5-4.7.3-3"), err)
 	}
 	if err := checkNoWildcards(p.TopicName); err != nil {
-		return 0, encodeError(TypePublish, "TopicName", "MQTT-3.3.2-2", err)
+		return 0, encodeError(TypePublish, "TopicName", ruleFor(v5, "MQTT-3.3.2-2", "MQTT5-3.3.2-2"), err)
 	}
 	if p.QoS != 0 {
 		if err := checkNonZero(p.PacketID); err != nil {
-			return 0, encodeError(TypePublish, "PacketID", "MQTT-2.3.1-1", err)
+			return 0, encodeError(TypePublish, "PacketID", ruleFor(v5, "MQTT-2.3.1-1", "MQTT5-2.2.1-3"), err)
 		}
 	} else if p.PacketID != 0 {
-		return 0, encodeError(TypePublish, "PacketID", "MQTT-2.3.1-5", errUnexpectedField)
+		return 0, encodeError(TypePublish, "PacketID", ruleFor(v5, "MQTT-2.3.1-5", "MQTT5-2.2.1-2"), errUnexpectedField)
+	}
+	if !(v5) && !p.Properties.empty() {
+		return 0, encodeError(TypePublish, "Properties", "MQTT 3.1.1 §3.3", errOnlyInV5)
+	}
+	if v5 {
+		if err := p.Properties.validate(TypePublish, "Properties", propsPublish, repeatPublish); err != nil {
+			return 0, err
+		}
 	}
 	if p.QoS == 0 && p.Dup {
-		return 0, encodeError(TypePublish, "Dup", "MQTT-3.3.1-2", reason("DUP must be 0 at QoS 0"))
+		return 0, encodeError(TypePublish, "Dup", ruleFor(v5, "MQTT-3.3.1-2", "MQTT5-3.3.1-2"), reason("DUP must be 0 at QoS 0"))
 	}
-	n := p.bodySize()
+	n := p.bodySize(v5, trim)
 	if n > MaxRemainingLength {
-		return 0, encodeError(TypePublish, "", "MQTT 3.1.1 §2.2.3", errBodyTooLong)
+		return 0, encodeError(TypePublish, "", ruleFor(v5, "MQTT 3.1.1 §2.2.3", "MQTT 5.0 §2.1.4"), errBodyTooLong)
 	}
 	return n, nil
 }
 
-// Append validates the packet and appends its encoding to dst.
+// Append validates the packet and appends its MQTT 3.1.1 encoding to dst.
 func (p *Publish) Append(dst []byte) ([]byte, error) {
-	n, err := p.validate()
+	return p.encode(dst, false, 0)
+}
+
+// AppendVersion validates the packet and appends its encoding at protocol level v to dst.
+func (p *Publish) AppendVersion(dst []byte, v ProtocolLevel) ([]byte, error) {
+	return p.encode(dst, isV5(v), 0)
+}
+
+// encode validates the packet and appends its encoding to dst.
+func (p *Publish) encode(dst []byte, v5 bool, trim int) ([]byte, error) {
+	n, err := p.validate(v5, trim)
 	if err != nil {
 		return dst, err
 	}
@@ -110,11 +151,14 @@ func (p *Publish) Append(dst []byte) ([]byte, error) {
 	if p.QoS != 0 {
 		dst = appendUint16(dst, p.PacketID)
 	}
+	if v5 {
+		dst = p.Properties.append(dst, trim)
+	}
 	dst = append(dst, p.Payload...)
 	return dst, nil
 }
 
-// WriteTo encodes the packet and writes it to w in a single Write call.
+// WriteTo encodes the packet as Append does and writes it to w in a single Write call.
 func (p *Publish) WriteTo(w io.Writer) (int64, error) {
 	b, err := p.Append(make([]byte, 0, p.Size()))
 	if err != nil {
@@ -132,7 +176,7 @@ func (p *Publish) decode(flags byte, d *decoder) error {
 	p.Dup = flags&0x08 != 0
 	p.QoS = QoS(flags >> 1 & 0x03)
 	if err = checkEnum(p.QoS.Valid()); err != nil {
-		return decodeError(TypePublish, "QoS", 0, "MQTT-3.3.1-4", err)
+		return decodeError(TypePublish, "QoS", 0, ruleFor(d.v5, "MQTT-3.3.1-4", "MQTT5-3.3.1-4"), err)
 	}
 	p.Retain = flags&0x01 != 0
 	off = d.pos()
@@ -140,16 +184,18 @@ func (p *Publish) decode(flags byte, d *decoder) error {
 		return decodeError(TypePublish, "TopicName", off, "", err)
 	}
 	if err = checkUTF8(p.TopicName); err != nil {
-		return decodeError(TypePublish, "TopicName", off, "MQTT-3.3.2-1", err)
+		return decodeError(TypePublish, "TopicName", off, ruleFor(d.v5, "MQTT-3.3.2-1", "MQTT5-3.3.2-1"), err)
 	}
 	if err = checkNoNull(p.TopicName); err != nil {
-		return decodeError(TypePublish, "TopicName", off, "MQTT-4.7.3-2", err)
+		return decodeError(TypePublish, "TopicName", off, ruleFor(d.v5, "MQTT-4.7.3-2", "MQTT5-4.7.3-2"), err)
 	}
-	if err = checkNonEmpty(p.TopicName); err != nil {
-		return decodeError(TypePublish, "TopicName", off, "MQTT-4.7.3-1", err)
+	if !d.v5 {
+		if err = checkNonEmpty(p.TopicName); err != nil {
+			return decodeError(TypePublish, "TopicName", off, "MQTT-4.7.3-1", err)
+		}
 	}
 	if err = checkNoWildcards(p.TopicName); err != nil {
-		return decodeError(TypePublish, "TopicName", off, "MQTT-3.3.2-2", err)
+		return decodeError(TypePublish, "TopicName", off, ruleFor(d.v5, "MQTT-3.3.2-2", "MQTT5-3.3.2-2"), err)
 	}
 	if p.QoS != 0 {
 		off = d.pos()
@@ -157,14 +203,21 @@ func (p *Publish) decode(flags byte, d *decoder) error {
 			return decodeError(TypePublish, "PacketID", off, "", err)
 		}
 		if err = checkNonZero(p.PacketID); err != nil {
-			return decodeError(TypePublish, "PacketID", off, "MQTT-2.3.1-1", err)
+			return decodeError(TypePublish, "PacketID", off, ruleFor(d.v5, "MQTT-2.3.1-1", "MQTT5-2.2.1-3"), err)
 		}
 	} else {
 		p.PacketID = 0
 	}
+	if d.v5 {
+		if err := p.Properties.decode(d, TypePublish, "Properties", propsPublish, repeatPublish); err != nil {
+			return err
+		}
+	} else {
+		p.Properties.reset()
+	}
 	p.Payload = d.rest()
 	if p.QoS == 0 && p.Dup {
-		return decodeError(TypePublish, "Dup", 0, "MQTT-3.3.1-2", reason("DUP must be 0 at QoS 0"))
+		return decodeError(TypePublish, "Dup", 0, ruleFor(d.v5, "MQTT-3.3.1-2", "MQTT5-3.3.1-2"), reason("DUP must be 0 at QoS 0"))
 	}
 	return nil
 }
@@ -178,6 +231,9 @@ func (p *Publish) String() string {
 	w.str("TopicName", p.TopicName)
 	if p.QoS != 0 {
 		w.uint("PacketID", uint64(p.PacketID))
+	}
+	if !p.Properties.empty() {
+		p.Properties.write(w, "Properties")
 	}
 	w.bytes("Payload", p.Payload)
 	return w.close()
@@ -195,6 +251,9 @@ func (p *Publish) headerString() string {
 	w.str("TopicName", p.TopicName)
 	if p.QoS != 0 {
 		w.uint("PacketID", uint64(p.PacketID))
+	}
+	if !p.Properties.empty() {
+		p.Properties.write(w, "Properties")
 	}
 	return w.close()
 }

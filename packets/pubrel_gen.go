@@ -5,11 +5,16 @@ package packets
 import "io"
 
 // Pubrel answers PUBREC and releases a QoS 2 message.
-// See MQTT 3.1.1 §3.6.
+// See MQTT 3.1.1 §3.6 and MQTT 5.0 §3.6.
 type Pubrel struct {
 	// PacketID is the identifier of the PUBREC being answered (MQTT-2.3.1-6).
 	// Checked: MQTT-2.3.1-6.
 	PacketID uint16
+	// ReasonCode is the MQTT 5.0 outcome; 0 is success.
+	// Checked: MQTT5-3.6.2-1.
+	ReasonCode ReasonCode
+	// Properties are the MQTT 5.0 properties of the packet (MQTT 5.0 §2.2.2).
+	Properties Properties
 }
 
 // Type returns TypePubrel.
@@ -17,51 +22,126 @@ func (*Pubrel) Type() Type {
 	return TypePubrel
 }
 
-// Size returns the length of the encoded packet, fixed header included.
+// Size returns the length of the MQTT 3.1.1 encoding, fixed header included.
 func (p *Pubrel) Size() int {
-	n := p.bodySize()
+	return p.size(false, 0)
+}
+
+// SizeVersion returns the length of the encoding at protocol level v.
+func (p *Pubrel) SizeVersion(v ProtocolLevel) int {
+	return p.size(isV5(v), 0)
+}
+
+// size returns the length of the encoding, leaving out properties as trim says.
+func (p *Pubrel) size(v5 bool, trim int) int {
+	n := p.bodySize(v5, trim)
 	return 1 + sizeRemainingLength(n) + n
 }
 
 // bodySize returns the Remaining Length of the encoded packet.
-func (p *Pubrel) bodySize() int {
+func (p *Pubrel) bodySize(v5 bool, trim int) int {
 	n := 0
 	n += 2
+	keep := 0
+	if v5 {
+		keep = p.trailing(trim)
+	}
+	if keep >= 1 {
+		n++
+	}
+	if keep >= 2 {
+		n += p.Properties.wireSize(trim)
+	}
 	return n
+}
+
+// trailing returns how many of the optional trailing fields the shortest
+// legal encoding keeps: those after the last field that holds a value are
+// left out (MQTT 5.0 §2.2.2).
+func (p *Pubrel) trailing(trim int) int {
+	switch {
+	case p.Properties.size(trim) > 0:
+		return 2
+	case p.ReasonCode != 0:
+		return 1
+	}
+	return 0
 }
 
 // Validate reports whether the packet may be sent. The error is an *Error
 // naming the field and the rule it breaks.
 func (p *Pubrel) Validate() error {
-	_, err := p.validate()
+	_, err := p.validate(false, 0)
+	return err
+}
+
+// ValidateVersion reports whether the packet may be sent at protocol level v.
+func (p *Pubrel) ValidateVersion(v ProtocolLevel) error {
+	_, err := p.validate(isV5(v), 0)
 	return err
 }
 
 // validate checks every rule the spec gives for sending and returns the body length.
-func (p *Pubrel) validate() (int, error) {
+func (p *Pubrel) validate(v5 bool, trim int) (int, error) {
 	if err := checkNonZero(p.PacketID); err != nil {
-		return 0, encodeError(TypePubrel, "PacketID", "MQTT-2.3.1-6", err)
+		return 0, encodeError(TypePubrel, "PacketID", ruleFor(v5, "MQTT-2.3.1-6", "MQTT5-2.2.1-5"), err)
 	}
-	n := p.bodySize()
+	if !(v5) && p.ReasonCode != 0 {
+		return 0, encodeError(TypePubrel, "ReasonCode", "MQTT 3.1.1 §3.6", errOnlyInV5)
+	}
+	if v5 {
+		if err := checkEnum(p.ReasonCode.inPubrel()); err != nil {
+			return 0, encodeError(TypePubrel, "ReasonCode", "MQTT5-3.6.2-1", err)
+		}
+	}
+	if !(v5) && !p.Properties.empty() {
+		return 0, encodeError(TypePubrel, "Properties", "MQTT 3.1.1 §3.6", errOnlyInV5)
+	}
+	if v5 {
+		if err := p.Properties.validate(TypePubrel, "Properties", propsPubrel, repeatPubrel); err != nil {
+			return 0, err
+		}
+	}
+	n := p.bodySize(v5, trim)
 	if n > MaxRemainingLength {
-		return 0, encodeError(TypePubrel, "", "MQTT 3.1.1 §2.2.3", errBodyTooLong)
+		return 0, encodeError(TypePubrel, "", ruleFor(v5, "MQTT 3.1.1 §2.2.3", "MQTT 5.0 §2.1.4"), errBodyTooLong)
 	}
 	return n, nil
 }
 
-// Append validates the packet and appends its encoding to dst.
+// Append validates the packet and appends its MQTT 3.1.1 encoding to dst.
 func (p *Pubrel) Append(dst []byte) ([]byte, error) {
-	n, err := p.validate()
+	return p.encode(dst, false, 0)
+}
+
+// AppendVersion validates the packet and appends its encoding at protocol level v to dst.
+func (p *Pubrel) AppendVersion(dst []byte, v ProtocolLevel) ([]byte, error) {
+	return p.encode(dst, isV5(v), 0)
+}
+
+// encode validates the packet and appends its encoding to dst.
+func (p *Pubrel) encode(dst []byte, v5 bool, trim int) ([]byte, error) {
+	n, err := p.validate(v5, trim)
 	if err != nil {
 		return dst, err
 	}
 	dst = append(dst, byte(TypePubrel)<<4|2)
 	dst = appendRemainingLength(dst, n)
 	dst = appendUint16(dst, p.PacketID)
+	keep := 0
+	if v5 {
+		keep = p.trailing(trim)
+	}
+	if keep >= 1 {
+		dst = append(dst, byte(p.ReasonCode))
+	}
+	if keep >= 2 {
+		dst = p.Properties.append(dst, trim)
+	}
 	return dst, nil
 }
 
-// WriteTo encodes the packet and writes it to w in a single Write call.
+// WriteTo encodes the packet as Append does and writes it to w in a single Write call.
 func (p *Pubrel) WriteTo(w io.Writer) (int64, error) {
 	b, err := p.Append(make([]byte, 0, p.Size()))
 	if err != nil {
@@ -75,16 +155,36 @@ func (p *Pubrel) WriteTo(w io.Writer) (int64, error) {
 // every rule the spec gives for receiving.
 func (p *Pubrel) decode(flags byte, d *decoder) error {
 	if flags != 2 {
-		return decodeError(TypePubrel, "Flags", 0, "MQTT-3.6.1-1", errReservedBits)
+		return decodeError(TypePubrel, "Flags", 0, ruleFor(d.v5, "MQTT-3.6.1-1", "MQTT5-3.6.1-1"), errReservedBits)
 	}
 	var err error
 	off := 0
+	var b byte
 	off = d.pos()
 	if p.PacketID, err = d.uint16(); err != nil {
 		return decodeError(TypePubrel, "PacketID", off, "", err)
 	}
 	if err = checkNonZero(p.PacketID); err != nil {
-		return decodeError(TypePubrel, "PacketID", off, "MQTT-2.3.1-6", err)
+		return decodeError(TypePubrel, "PacketID", off, ruleFor(d.v5, "MQTT-2.3.1-6", "MQTT5-2.2.1-5"), err)
+	}
+	if d.v5 && d.remaining() > 0 {
+		off = d.pos()
+		if b, err = d.byte(); err != nil {
+			return decodeError(TypePubrel, "ReasonCode", off, "", err)
+		}
+		p.ReasonCode = ReasonCode(b)
+		if err = checkEnum(p.ReasonCode.inPubrel()); err != nil {
+			return decodeError(TypePubrel, "ReasonCode", off, "MQTT5-3.6.2-1", err)
+		}
+	} else {
+		p.ReasonCode = 0
+	}
+	if d.v5 && d.remaining() > 0 {
+		if err := p.Properties.decode(d, TypePubrel, "Properties", propsPubrel, repeatPubrel); err != nil {
+			return err
+		}
+	} else {
+		p.Properties.reset()
 	}
 	return nil
 }
@@ -93,5 +193,11 @@ func (p *Pubrel) decode(flags byte, d *decoder) error {
 func (p *Pubrel) String() string {
 	w := newFieldWriter("PUBREL")
 	w.uint("PacketID", uint64(p.PacketID))
+	if p.ReasonCode != 0 {
+		w.uint("ReasonCode", uint64(p.ReasonCode))
+	}
+	if !p.Properties.empty() {
+		p.Properties.write(w, "Properties")
+	}
 	return w.close()
 }

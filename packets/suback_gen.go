@@ -5,14 +5,19 @@ package packets
 import "io"
 
 // Suback answers SUBSCRIBE with one return code per topic filter, in order (MQTT-3.9.3-1).
-// See MQTT 3.1.1 §3.9.
+// See MQTT 3.1.1 §3.9 and MQTT 5.0 §3.9.
 type Suback struct {
 	// PacketID is the identifier of the SUBSCRIBE being answered (MQTT-2.3.1-7).
 	// Checked: MQTT-2.3.1-7.
 	PacketID uint16
+	// Properties are the MQTT 5.0 properties of the packet (MQTT 5.0 §2.2.2).
+	Properties Properties
 	// ReturnCodes holds the granted QoS or failure for each subscription.
 	// Checked: MQTT-3.9.3-2.
 	ReturnCodes []SubackCode
+	// ReasonCodes holds the MQTT 5.0 outcome of each subscription, in order: the granted QoS or a failure.
+	// Checked: MQTT5-3.9.3-2.
+	ReasonCodes []ReasonCode
 }
 
 // Type returns TypeSuback.
@@ -20,63 +25,133 @@ func (*Suback) Type() Type {
 	return TypeSuback
 }
 
-// Size returns the length of the encoded packet, fixed header included.
+// Size returns the length of the MQTT 3.1.1 encoding, fixed header included.
 func (p *Suback) Size() int {
-	n := p.bodySize()
+	return p.size(false, 0)
+}
+
+// SizeVersion returns the length of the encoding at protocol level v.
+func (p *Suback) SizeVersion(v ProtocolLevel) int {
+	return p.size(isV5(v), 0)
+}
+
+// size returns the length of the encoding, leaving out properties as trim says.
+func (p *Suback) size(v5 bool, trim int) int {
+	n := p.bodySize(v5, trim)
 	return 1 + sizeRemainingLength(n) + n
 }
 
 // bodySize returns the Remaining Length of the encoded packet.
-func (p *Suback) bodySize() int {
+func (p *Suback) bodySize(v5 bool, trim int) int {
 	n := 0
 	n += 2
-	n += len(p.ReturnCodes)
+	if v5 {
+		n += p.Properties.wireSize(trim)
+	}
+	if !v5 {
+		n += len(p.ReturnCodes)
+	}
+	if v5 {
+		n += len(p.ReasonCodes)
+	}
 	return n
 }
 
 // Validate reports whether the packet may be sent. The error is an *Error
 // naming the field and the rule it breaks.
 func (p *Suback) Validate() error {
-	_, err := p.validate()
+	_, err := p.validate(false, 0)
+	return err
+}
+
+// ValidateVersion reports whether the packet may be sent at protocol level v.
+func (p *Suback) ValidateVersion(v ProtocolLevel) error {
+	_, err := p.validate(isV5(v), 0)
 	return err
 }
 
 // validate checks every rule the spec gives for sending and returns the body length.
-func (p *Suback) validate() (int, error) {
+func (p *Suback) validate(v5 bool, trim int) (int, error) {
 	if err := checkNonZero(p.PacketID); err != nil {
-		return 0, encodeError(TypeSuback, "PacketID", "MQTT-2.3.1-7", err)
+		return 0, encodeError(TypeSuback, "PacketID", ruleFor(v5, "MQTT-2.3.1-7", "MQTT5-2.2.1-6"), err)
 	}
-	if len(p.ReturnCodes) < 1 {
-		return 0, encodeError(TypeSuback, "ReturnCodes", "MQTT-3.9.3-1", errMissingElement)
+	if !(v5) && !p.Properties.empty() {
+		return 0, encodeError(TypeSuback, "Properties", "MQTT 3.1.1 §3.9", errOnlyInV5)
 	}
-	for i, v := range p.ReturnCodes {
-		if err := checkEnum(v.Valid()); err != nil {
-			return 0, encodeError(TypeSuback, elemField("ReturnCodes", i, ""), "MQTT-3.9.3-2", err)
+	if v5 {
+		if err := p.Properties.validate(TypeSuback, "Properties", propsSuback, repeatSuback); err != nil {
+			return 0, err
 		}
 	}
-	n := p.bodySize()
+	if !(!v5) && len(p.ReturnCodes) != 0 {
+		return 0, encodeError(TypeSuback, "ReturnCodes", "MQTT 5.0 §3.9", errOnlyInV3)
+	}
+	if !v5 {
+		if len(p.ReturnCodes) < 1 {
+			return 0, encodeError(TypeSuback, "ReturnCodes", "MQTT-3.9.3-1", errMissingElement)
+		}
+		for i, v := range p.ReturnCodes {
+			if err := checkEnum(v.Valid()); err != nil {
+				return 0, encodeError(TypeSuback, elemField("ReturnCodes", i, ""), "MQTT-3.9.3-2", err)
+			}
+		}
+	}
+	if !(v5) && len(p.ReasonCodes) != 0 {
+		return 0, encodeError(TypeSuback, "ReasonCodes", "MQTT 3.1.1 §3.9", errOnlyInV5)
+	}
+	if v5 {
+		if len(p.ReasonCodes) < 1 {
+			return 0, encodeError(TypeSuback, "ReasonCodes", "MQTT5-3.9.3-1", errMissingElement)
+		}
+		for i, v := range p.ReasonCodes {
+			if err := checkEnum(v.inSuback()); err != nil {
+				return 0, encodeError(TypeSuback, elemField("ReasonCodes", i, ""), "MQTT5-3.9.3-2", err)
+			}
+		}
+	}
+	n := p.bodySize(v5, trim)
 	if n > MaxRemainingLength {
-		return 0, encodeError(TypeSuback, "", "MQTT 3.1.1 §2.2.3", errBodyTooLong)
+		return 0, encodeError(TypeSuback, "", ruleFor(v5, "MQTT 3.1.1 §2.2.3", "MQTT 5.0 §2.1.4"), errBodyTooLong)
 	}
 	return n, nil
 }
 
-// Append validates the packet and appends its encoding to dst.
+// Append validates the packet and appends its MQTT 3.1.1 encoding to dst.
 func (p *Suback) Append(dst []byte) ([]byte, error) {
-	n, err := p.validate()
+	return p.encode(dst, false, 0)
+}
+
+// AppendVersion validates the packet and appends its encoding at protocol level v to dst.
+func (p *Suback) AppendVersion(dst []byte, v ProtocolLevel) ([]byte, error) {
+	return p.encode(dst, isV5(v), 0)
+}
+
+// encode validates the packet and appends its encoding to dst.
+func (p *Suback) encode(dst []byte, v5 bool, trim int) ([]byte, error) {
+	n, err := p.validate(v5, trim)
 	if err != nil {
 		return dst, err
 	}
 	dst = append(dst, byte(TypeSuback)<<4)
 	dst = appendRemainingLength(dst, n)
 	dst = appendUint16(dst, p.PacketID)
-	for _, v := range p.ReturnCodes {
-		dst = append(dst, byte(v))
+	if v5 {
+		dst = p.Properties.append(dst, trim)
+	}
+	if !v5 {
+		for _, v := range p.ReturnCodes {
+			dst = append(dst, byte(v))
+		}
+	}
+	if v5 {
+		for _, v := range p.ReasonCodes {
+			dst = append(dst, byte(v))
+		}
 	}
 	return dst, nil
 }
 
-// WriteTo encodes the packet and writes it to w in a single Write call.
+// WriteTo encodes the packet as Append does and writes it to w in a single Write call.
 func (p *Suback) WriteTo(w io.Writer) (int64, error) {
 	b, err := p.Append(make([]byte, 0, p.Size()))
 	if err != nil {
@@ -90,7 +165,7 @@ func (p *Suback) WriteTo(w io.Writer) (int64, error) {
 // every rule the spec gives for receiving.
 func (p *Suback) decode(flags byte, d *decoder) error {
 	if flags != 0 {
-		return decodeError(TypeSuback, "Flags", 0, "MQTT-2.2.2-2", errReservedBits)
+		return decodeError(TypeSuback, "Flags", 0, ruleFor(d.v5, "MQTT-2.2.2-2", "MQTT5-2.1.3-1"), errReservedBits)
 	}
 	var err error
 	off := 0
@@ -100,23 +175,54 @@ func (p *Suback) decode(flags byte, d *decoder) error {
 		return decodeError(TypeSuback, "PacketID", off, "", err)
 	}
 	if err = checkNonZero(p.PacketID); err != nil {
-		return decodeError(TypeSuback, "PacketID", off, "MQTT-2.3.1-7", err)
+		return decodeError(TypeSuback, "PacketID", off, ruleFor(d.v5, "MQTT-2.3.1-7", "MQTT5-2.2.1-6"), err)
 	}
-	p.ReturnCodes = p.ReturnCodes[:0]
-	for d.remaining() > 0 {
-		var v SubackCode
-		off = d.pos()
-		if b, err = d.byte(); err != nil {
-			return decodeError(TypeSuback, elemField("ReturnCodes", len(p.ReturnCodes), ""), off, "", err)
+	if d.v5 {
+		if err := p.Properties.decode(d, TypeSuback, "Properties", propsSuback, repeatSuback); err != nil {
+			return err
 		}
-		v = SubackCode(b)
-		if err = checkEnum(v.Valid()); err != nil {
-			return decodeError(TypeSuback, elemField("ReturnCodes", len(p.ReturnCodes), ""), off, "MQTT-3.9.3-2", err)
-		}
-		p.ReturnCodes = append(p.ReturnCodes, v)
+	} else {
+		p.Properties.reset()
 	}
-	if len(p.ReturnCodes) < 1 {
-		return decodeError(TypeSuback, "ReturnCodes", d.pos(), "MQTT-3.9.3-1", errMissingElement)
+	if !d.v5 {
+		p.ReturnCodes = p.ReturnCodes[:0]
+		for d.remaining() > 0 {
+			var v SubackCode
+			off = d.pos()
+			if b, err = d.byte(); err != nil {
+				return decodeError(TypeSuback, elemField("ReturnCodes", len(p.ReturnCodes), ""), off, "", err)
+			}
+			v = SubackCode(b)
+			if err = checkEnum(v.Valid()); err != nil {
+				return decodeError(TypeSuback, elemField("ReturnCodes", len(p.ReturnCodes), ""), off, "MQTT-3.9.3-2", err)
+			}
+			p.ReturnCodes = append(p.ReturnCodes, v)
+		}
+		if len(p.ReturnCodes) < 1 {
+			return decodeError(TypeSuback, "ReturnCodes", d.pos(), "MQTT-3.9.3-1", errMissingElement)
+		}
+	} else {
+		p.ReturnCodes = nil
+	}
+	if d.v5 {
+		p.ReasonCodes = p.ReasonCodes[:0]
+		for d.remaining() > 0 {
+			var v ReasonCode
+			off = d.pos()
+			if b, err = d.byte(); err != nil {
+				return decodeError(TypeSuback, elemField("ReasonCodes", len(p.ReasonCodes), ""), off, "", err)
+			}
+			v = ReasonCode(b)
+			if err = checkEnum(v.inSuback()); err != nil {
+				return decodeError(TypeSuback, elemField("ReasonCodes", len(p.ReasonCodes), ""), off, "MQTT5-3.9.3-2", err)
+			}
+			p.ReasonCodes = append(p.ReasonCodes, v)
+		}
+		if len(p.ReasonCodes) < 1 {
+			return decodeError(TypeSuback, "ReasonCodes", d.pos(), "MQTT5-3.9.3-1", errMissingElement)
+		}
+	} else {
+		p.ReasonCodes = nil
 	}
 	return nil
 }
@@ -125,10 +231,20 @@ func (p *Suback) decode(flags byte, d *decoder) error {
 func (p *Suback) String() string {
 	w := newFieldWriter("SUBACK")
 	w.uint("PacketID", uint64(p.PacketID))
+	if !p.Properties.empty() {
+		p.Properties.write(w, "Properties")
+	}
 	w.openList("ReturnCodes")
 	for i := range p.ReturnCodes {
 		w.elemUint(uint64(p.ReturnCodes[i]))
 	}
 	w.closeList()
+	if len(p.ReasonCodes) != 0 {
+		w.openList("ReasonCodes")
+		for i := range p.ReasonCodes {
+			w.elemUint(uint64(p.ReasonCodes[i]))
+		}
+		w.closeList()
+	}
 	return w.close()
 }

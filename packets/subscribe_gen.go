@@ -5,11 +5,13 @@ package packets
 import "io"
 
 // Subscribe asks the server for the messages matching one or more topic filters.
-// See MQTT 3.1.1 §3.8.
+// See MQTT 3.1.1 §3.8 and MQTT 5.0 §3.8.
 type Subscribe struct {
 	// PacketID identifies the request; SUBACK echoes it.
 	// Checked: MQTT-2.3.1-1.
 	PacketID uint16
+	// Properties are the MQTT 5.0 properties of the packet (MQTT 5.0 §2.2.2).
+	Properties Properties
 	// Subscriptions holds at least one topic filter with its requested QoS.
 	Subscriptions []Subscription
 }
@@ -19,16 +21,29 @@ func (*Subscribe) Type() Type {
 	return TypeSubscribe
 }
 
-// Size returns the length of the encoded packet, fixed header included.
+// Size returns the length of the MQTT 3.1.1 encoding, fixed header included.
 func (p *Subscribe) Size() int {
-	n := p.bodySize()
+	return p.size(false, 0)
+}
+
+// SizeVersion returns the length of the encoding at protocol level v.
+func (p *Subscribe) SizeVersion(v ProtocolLevel) int {
+	return p.size(isV5(v), 0)
+}
+
+// size returns the length of the encoding, leaving out properties as trim says.
+func (p *Subscribe) size(v5 bool, trim int) int {
+	n := p.bodySize(v5, trim)
 	return 1 + sizeRemainingLength(n) + n
 }
 
 // bodySize returns the Remaining Length of the encoded packet.
-func (p *Subscribe) bodySize() int {
+func (p *Subscribe) bodySize(v5 bool, trim int) int {
 	n := 0
 	n += 2
+	if v5 {
+		n += p.Properties.wireSize(trim)
+	}
 	for i := range p.Subscriptions {
 		e := &p.Subscriptions[i]
 		n += 2 + len(e.TopicFilter)
@@ -40,63 +55,109 @@ func (p *Subscribe) bodySize() int {
 // Validate reports whether the packet may be sent. The error is an *Error
 // naming the field and the rule it breaks.
 func (p *Subscribe) Validate() error {
-	_, err := p.validate()
+	_, err := p.validate(false, 0)
+	return err
+}
+
+// ValidateVersion reports whether the packet may be sent at protocol level v.
+func (p *Subscribe) ValidateVersion(v ProtocolLevel) error {
+	_, err := p.validate(isV5(v), 0)
 	return err
 }
 
 // validate checks every rule the spec gives for sending and returns the body length.
-func (p *Subscribe) validate() (int, error) {
+func (p *Subscribe) validate(v5 bool, trim int) (int, error) {
 	if err := checkNonZero(p.PacketID); err != nil {
-		return 0, encodeError(TypeSubscribe, "PacketID", "MQTT-2.3.1-1", err)
+		return 0, encodeError(TypeSubscribe, "PacketID", ruleFor(v5, "MQTT-2.3.1-1", "MQTT5-2.2.1-3"), err)
+	}
+	if !(v5) && !p.Properties.empty() {
+		return 0, encodeError(TypeSubscribe, "Properties", "MQTT 3.1.1 §3.8", errOnlyInV5)
+	}
+	if v5 {
+		if err := p.Properties.validate(TypeSubscribe, "Properties", propsSubscribe, repeatSubscribe); err != nil {
+			return 0, err
+		}
 	}
 	if len(p.Subscriptions) < 1 {
-		return 0, encodeError(TypeSubscribe, "Subscriptions", "MQTT-3.8.3-3", errMissingElement)
+		return 0, encodeError(TypeSubscribe, "Subscriptions", ruleFor(v5, "MQTT-3.8.3-3", "MQTT5-3.8.3-2"), errMissingElement)
 	}
 	for i := range p.Subscriptions {
 		e := &p.Subscriptions[i]
 		if err := checkUTF8(e.TopicFilter); err != nil {
-			return 0, encodeError(TypeSubscribe, elemField("Subscriptions", i, "TopicFilter"), "MQTT-3.8.3-1", err)
+			return 0, encodeError(TypeSubscribe, elemField("Subscriptions", i, "TopicFilter"), ruleFor(v5, "MQTT-3.8.3-1", "MQTT5-3.8.3-1"), err)
 		}
 		if err := checkNoNull(e.TopicFilter); err != nil {
-			return 0, encodeError(TypeSubscribe, elemField("Subscriptions", i, "TopicFilter"), "MQTT-4.7.3-2", err)
+			return 0, encodeError(TypeSubscribe, elemField("Subscriptions", i, "TopicFilter"), ruleFor(v5, "MQTT-4.7.3-2", "MQTT5-4.7.3-2"), err)
 		}
 		if err := checkNonEmpty(e.TopicFilter); err != nil {
-			return 0, encodeError(TypeSubscribe, elemField("Subscriptions", i, "TopicFilter"), "MQTT-4.7.3-1", err)
+			return 0, encodeError(TypeSubscribe, elemField("Subscriptions", i, "TopicFilter"), ruleFor(v5, "MQTT-4.7.3-1", "MQTT5-4.7.3-1"), err)
 		}
 		if err := checkLen16(len(e.TopicFilter)); err != nil {
-			return 0, encodeError(TypeSubscribe, elemField("Subscriptions", i, "TopicFilter"), "MQTT-4.7.3-3", err)
+			return 0, encodeError(TypeSubscribe, elemField("Subscriptions", i, "TopicFilter"), ruleFor(v5, "MQTT-4.7.3-3", "MQTT5-4.7.3-3"), err)
 		}
 		if err := checkHashPlacement(e.TopicFilter); err != nil {
-			return 0, encodeError(TypeSubscribe, elemField("Subscriptions", i, "TopicFilter"), "MQTT-4.7.1-2", err)
+			return 0, encodeError(TypeSubscribe, elemField("Subscriptions", i, "TopicFilter"), ruleFor(v5, "MQTT-4.7.1-2", "MQTT5-4.7.1-1"), err)
 		}
 		if err := checkPlusPlacement(e.TopicFilter); err != nil {
-			return 0, encodeError(TypeSubscribe, elemField("Subscriptions", i, "TopicFilter"), "MQTT-4.7.1-3", err)
+			return 0, encodeError(TypeSubscribe, elemField("Subscriptions", i, "TopicFilter"), ruleFor(v5, "MQTT-4.7.1-3", "MQTT5-4.7.1-2"), err)
+		}
+		if !(v5) && e.RetainHandling != 0 {
+			return 0, encodeError(TypeSubscribe, elemField("Subscriptions", i, "RetainHandling"), "MQTT 3.1.1 §3.8", errOnlyInV5)
+		}
+		if err := checkEnum(e.RetainHandling.Valid()); err != nil {
+			return 0, encodeError(TypeSubscribe, elemField("Subscriptions", i, "RetainHandling"), "MQTT 5.0 §3.8.3.1", err)
+		}
+		if !(v5) && e.RetainAsPublished {
+			return 0, encodeError(TypeSubscribe, elemField("Subscriptions", i, "RetainAsPublished"), "MQTT 3.1.1 §3.8", errOnlyInV5)
+		}
+		if !(v5) && e.NoLocal {
+			return 0, encodeError(TypeSubscribe, elemField("Subscriptions", i, "NoLocal"), "MQTT 3.1.1 §3.8", errOnlyInV5)
 		}
 		if err := checkEnum(e.QoS.Valid()); err != nil {
-			return 0, encodeError(TypeSubscribe, elemField("Subscriptions", i, "QoS"), "MQTT-3.8.3-4", err)
+			return 0, encodeError(TypeSubscribe, elemField("Subscriptions", i, "QoS"), ruleFor(v5, "MQTT-3.8.3-4", "MQTT5-3.8.3-5"), err)
 		}
 	}
-	n := p.bodySize()
+	n := p.bodySize(v5, trim)
 	if n > MaxRemainingLength {
-		return 0, encodeError(TypeSubscribe, "", "MQTT 3.1.1 §2.2.3", errBodyTooLong)
+		return 0, encodeError(TypeSubscribe, "", ruleFor(v5, "MQTT 3.1.1 §2.2.3", "MQTT 5.0 §2.1.4"), errBodyTooLong)
 	}
 	return n, nil
 }
 
-// Append validates the packet and appends its encoding to dst.
+// Append validates the packet and appends its MQTT 3.1.1 encoding to dst.
 func (p *Subscribe) Append(dst []byte) ([]byte, error) {
-	n, err := p.validate()
+	return p.encode(dst, false, 0)
+}
+
+// AppendVersion validates the packet and appends its encoding at protocol level v to dst.
+func (p *Subscribe) AppendVersion(dst []byte, v ProtocolLevel) ([]byte, error) {
+	return p.encode(dst, isV5(v), 0)
+}
+
+// encode validates the packet and appends its encoding to dst.
+func (p *Subscribe) encode(dst []byte, v5 bool, trim int) ([]byte, error) {
+	n, err := p.validate(v5, trim)
 	if err != nil {
 		return dst, err
 	}
 	dst = append(dst, byte(TypeSubscribe)<<4|2)
 	dst = appendRemainingLength(dst, n)
 	dst = appendUint16(dst, p.PacketID)
+	if v5 {
+		dst = p.Properties.append(dst, trim)
+	}
 	for i := range p.Subscriptions {
 		e := &p.Subscriptions[i]
 		dst = appendString(dst, e.TopicFilter)
 		{
 			options := byte(0)
+			options |= byte(e.RetainHandling) << 4
+			if e.RetainAsPublished {
+				options |= 0x08
+			}
+			if e.NoLocal {
+				options |= 0x04
+			}
 			options |= byte(e.QoS)
 			dst = append(dst, options)
 		}
@@ -104,7 +165,7 @@ func (p *Subscribe) Append(dst []byte) ([]byte, error) {
 	return dst, nil
 }
 
-// WriteTo encodes the packet and writes it to w in a single Write call.
+// WriteTo encodes the packet as Append does and writes it to w in a single Write call.
 func (p *Subscribe) WriteTo(w io.Writer) (int64, error) {
 	b, err := p.Append(make([]byte, 0, p.Size()))
 	if err != nil {
@@ -118,7 +179,7 @@ func (p *Subscribe) WriteTo(w io.Writer) (int64, error) {
 // every rule the spec gives for receiving.
 func (p *Subscribe) decode(flags byte, d *decoder) error {
 	if flags != 2 {
-		return decodeError(TypeSubscribe, "Flags", 0, "MQTT-3.8.1-1", errReservedBits)
+		return decodeError(TypeSubscribe, "Flags", 0, ruleFor(d.v5, "MQTT-3.8.1-1", "MQTT5-3.8.1-1"), errReservedBits)
 	}
 	var err error
 	off := 0
@@ -128,7 +189,14 @@ func (p *Subscribe) decode(flags byte, d *decoder) error {
 		return decodeError(TypeSubscribe, "PacketID", off, "", err)
 	}
 	if err = checkNonZero(p.PacketID); err != nil {
-		return decodeError(TypeSubscribe, "PacketID", off, "MQTT-2.3.1-1", err)
+		return decodeError(TypeSubscribe, "PacketID", off, ruleFor(d.v5, "MQTT-2.3.1-1", "MQTT5-2.2.1-3"), err)
+	}
+	if d.v5 {
+		if err := p.Properties.decode(d, TypeSubscribe, "Properties", propsSubscribe, repeatSubscribe); err != nil {
+			return err
+		}
+	} else {
+		p.Properties.reset()
 	}
 	p.Subscriptions = p.Subscriptions[:0]
 	for d.remaining() > 0 {
@@ -138,35 +206,48 @@ func (p *Subscribe) decode(flags byte, d *decoder) error {
 			return decodeError(TypeSubscribe, elemField("Subscriptions", len(p.Subscriptions), "TopicFilter"), off, "", err)
 		}
 		if err = checkUTF8(e.TopicFilter); err != nil {
-			return decodeError(TypeSubscribe, elemField("Subscriptions", len(p.Subscriptions), "TopicFilter"), off, "MQTT-3.8.3-1", err)
+			return decodeError(TypeSubscribe, elemField("Subscriptions", len(p.Subscriptions), "TopicFilter"), off, ruleFor(d.v5, "MQTT-3.8.3-1", "MQTT5-3.8.3-1"), err)
 		}
 		if err = checkNoNull(e.TopicFilter); err != nil {
-			return decodeError(TypeSubscribe, elemField("Subscriptions", len(p.Subscriptions), "TopicFilter"), off, "MQTT-4.7.3-2", err)
+			return decodeError(TypeSubscribe, elemField("Subscriptions", len(p.Subscriptions), "TopicFilter"), off, ruleFor(d.v5, "MQTT-4.7.3-2", "MQTT5-4.7.3-2"), err)
 		}
 		if err = checkNonEmpty(e.TopicFilter); err != nil {
-			return decodeError(TypeSubscribe, elemField("Subscriptions", len(p.Subscriptions), "TopicFilter"), off, "MQTT-4.7.3-1", err)
+			return decodeError(TypeSubscribe, elemField("Subscriptions", len(p.Subscriptions), "TopicFilter"), off, ruleFor(d.v5, "MQTT-4.7.3-1", "MQTT5-4.7.3-1"), err)
 		}
 		if err = checkHashPlacement(e.TopicFilter); err != nil {
-			return decodeError(TypeSubscribe, elemField("Subscriptions", len(p.Subscriptions), "TopicFilter"), off, "MQTT-4.7.1-2", err)
+			return decodeError(TypeSubscribe, elemField("Subscriptions", len(p.Subscriptions), "TopicFilter"), off, ruleFor(d.v5, "MQTT-4.7.1-2", "MQTT5-4.7.1-1"), err)
 		}
 		if err = checkPlusPlacement(e.TopicFilter); err != nil {
-			return decodeError(TypeSubscribe, elemField("Subscriptions", len(p.Subscriptions), "TopicFilter"), off, "MQTT-4.7.1-3", err)
+			return decodeError(TypeSubscribe, elemField("Subscriptions", len(p.Subscriptions), "TopicFilter"), off, ruleFor(d.v5, "MQTT-4.7.1-3", "MQTT5-4.7.1-2"), err)
 		}
 		off = d.pos()
 		if b, err = d.byte(); err != nil {
 			return decodeError(TypeSubscribe, elemField("Subscriptions", len(p.Subscriptions), "Options"), off, "", err)
 		}
-		if b&0xfc != 0x00 {
-			return decodeError(TypeSubscribe, elemField("Subscriptions", len(p.Subscriptions), "Options"), off, "MQTT-3.8.3-4", errReservedBits)
+		if !d.v5 {
+			if b&0xfc != 0x00 {
+				return decodeError(TypeSubscribe, elemField("Subscriptions", len(p.Subscriptions), "Options"), off, "MQTT-3.8.3-4", errReservedBits)
+			}
 		}
+		if d.v5 {
+			if b&0xc0 != 0x00 {
+				return decodeError(TypeSubscribe, elemField("Subscriptions", len(p.Subscriptions), "Options"), off, "MQTT5-3.8.3-5", errReservedBits)
+			}
+		}
+		e.RetainHandling = RetainHandling(b >> 4 & 0x03)
+		if err = checkEnum(e.RetainHandling.Valid()); err != nil {
+			return protocolError(TypeSubscribe, elemField("Subscriptions", len(p.Subscriptions), "RetainHandling"), off, "MQTT 5.0 §3.8.3.1", err)
+		}
+		e.RetainAsPublished = b&0x08 != 0
+		e.NoLocal = b&0x04 != 0
 		e.QoS = QoS(b & 0x03)
 		if err = checkEnum(e.QoS.Valid()); err != nil {
-			return decodeError(TypeSubscribe, elemField("Subscriptions", len(p.Subscriptions), "QoS"), off, "MQTT-3.8.3-4", err)
+			return decodeError(TypeSubscribe, elemField("Subscriptions", len(p.Subscriptions), "QoS"), off, ruleFor(d.v5, "MQTT-3.8.3-4", "MQTT5-3.8.3-5"), err)
 		}
 		p.Subscriptions = append(p.Subscriptions, e)
 	}
 	if len(p.Subscriptions) < 1 {
-		return decodeError(TypeSubscribe, "Subscriptions", d.pos(), "MQTT-3.8.3-3", errMissingElement)
+		return decodeError(TypeSubscribe, "Subscriptions", d.pos(), ruleFor(d.v5, "MQTT-3.8.3-3", "MQTT5-3.8.3-2"), errMissingElement)
 	}
 	return nil
 }
@@ -175,11 +256,17 @@ func (p *Subscribe) decode(flags byte, d *decoder) error {
 func (p *Subscribe) String() string {
 	w := newFieldWriter("SUBSCRIBE")
 	w.uint("PacketID", uint64(p.PacketID))
+	if !p.Properties.empty() {
+		p.Properties.write(w, "Properties")
+	}
 	w.openList("Subscriptions")
 	for i := range p.Subscriptions {
 		e := &p.Subscriptions[i]
 		w.openElem()
 		w.str("TopicFilter", e.TopicFilter)
+		w.uint("RetainHandling", uint64(e.RetainHandling))
+		w.bool("RetainAsPublished", e.RetainAsPublished)
+		w.bool("NoLocal", e.NoLocal)
 		w.uint("QoS", uint64(e.QoS))
 		w.closeElem()
 	}

@@ -34,6 +34,8 @@ const (
 	TypePingresp Type = 13
 	// TypeDisconnect: Client is disconnecting.
 	TypeDisconnect Type = 14
+	// TypeAuth: Authentication exchange. MQTT 5.0 only.
+	TypeAuth Type = 15
 )
 
 // String returns the name MQTT gives the value, or Type(n) for an unknown value.
@@ -67,15 +69,29 @@ func (v Type) String() string {
 		return "PINGRESP"
 	case TypeDisconnect:
 		return "DISCONNECT"
+	case TypeAuth:
+		return "AUTH"
 	}
 	return "Type(" + itoa(int(v)) + ")"
 }
 
-// Valid reports whether v is a value MQTT defines.
+// Valid reports whether v is a value MQTT 3.1 and 3.1.1 define; see ValidVersion.
 func (v Type) Valid() bool {
+	return v.validIn(false)
+}
+
+// ValidVersion reports whether v is a value protocol level l defines.
+func (v Type) ValidVersion(l ProtocolLevel) bool {
+	return v.validIn(isV5(l))
+}
+
+// validIn reports whether v is a value of MQTT 5.0 when v5 is set, else of MQTT 3.1 and 3.1.1.
+func (v Type) validIn(v5 bool) bool {
 	switch v {
 	case TypeConnect, TypeConnack, TypePublish, TypePuback, TypePubrec, TypePubrel, TypePubcomp, TypeSubscribe, TypeSuback, TypeUnsubscribe, TypeUnsuback, TypePingreq, TypePingresp, TypeDisconnect:
 		return true
+	case TypeAuth:
+		return v5
 	}
 	return false
 }
@@ -114,7 +130,7 @@ func (v QoS) Valid() bool {
 	return false
 }
 
-// ProtocolLevel is the protocol revision a CONNECT asks for (MQTT 3.1.1 §3.1.2.2).
+// ProtocolLevel is the protocol revision a CONNECT asks for (MQTT 3.1.1 §3.1.2.2, MQTT 5.0 §3.1.2.2).
 type ProtocolLevel byte
 
 const (
@@ -122,6 +138,8 @@ const (
 	ProtocolMQTT31 ProtocolLevel = 3
 	// ProtocolMQTT311: MQTT 3.1.1, protocol name "MQTT".
 	ProtocolMQTT311 ProtocolLevel = 4
+	// ProtocolMQTT5: MQTT 5.0, protocol name "MQTT". MQTT 5.0 only.
+	ProtocolMQTT5 ProtocolLevel = 5
 )
 
 // String returns the name MQTT gives the value, or ProtocolLevel(n) for an unknown value.
@@ -131,15 +149,29 @@ func (v ProtocolLevel) String() string {
 		return "MQTT 3.1"
 	case ProtocolMQTT311:
 		return "MQTT 3.1.1"
+	case ProtocolMQTT5:
+		return "MQTT 5.0"
 	}
 	return "ProtocolLevel(" + itoa(int(v)) + ")"
 }
 
-// Valid reports whether v is a value MQTT defines.
+// Valid reports whether v is a value MQTT 3.1 and 3.1.1 define; see ValidVersion.
 func (v ProtocolLevel) Valid() bool {
+	return v.validIn(false)
+}
+
+// ValidVersion reports whether v is a value protocol level l defines.
+func (v ProtocolLevel) ValidVersion(l ProtocolLevel) bool {
+	return v.validIn(isV5(l))
+}
+
+// validIn reports whether v is a value of MQTT 5.0 when v5 is set, else of MQTT 3.1 and 3.1.1.
+func (v ProtocolLevel) validIn(v5 bool) bool {
 	switch v {
 	case ProtocolMQTT31, ProtocolMQTT311:
 		return true
+	case ProtocolMQTT5:
+		return v5
 	}
 	return false
 }
@@ -190,6 +222,238 @@ func (v ConnackCode) Valid() bool {
 	return false
 }
 
+// RetainHandling says whether retained messages are sent when a subscription is made (MQTT 5.0 §3.8.3.1). The value 3 is a Protocol Error.
+type RetainHandling byte
+
+const (
+	// RetainSendOnSubscribe: Send retained messages at the time of the subscribe.
+	RetainSendOnSubscribe RetainHandling = 0
+	// RetainSendIfNew: Send retained messages only if the subscription did not exist.
+	RetainSendIfNew RetainHandling = 1
+	// RetainDoNotSend: Do not send retained messages at the time of the subscribe.
+	RetainDoNotSend RetainHandling = 2
+)
+
+// String returns the name MQTT gives the value, or RetainHandling(n) for an unknown value.
+func (v RetainHandling) String() string {
+	switch v {
+	case RetainSendOnSubscribe:
+		return "send on subscribe"
+	case RetainSendIfNew:
+		return "send if new"
+	case RetainDoNotSend:
+		return "do not send"
+	}
+	return "RetainHandling(" + itoa(int(v)) + ")"
+}
+
+// Valid reports whether v is a value MQTT defines.
+func (v RetainHandling) Valid() bool {
+	switch v {
+	case RetainSendOnSubscribe, RetainSendIfNew, RetainDoNotSend:
+		return true
+	}
+	return false
+}
+
+// ReasonCode is an MQTT 5.0 reason code (MQTT 5.0 §2.4): below 0x80 success, from 0x80 failure. One number may have several names, one per packet; NameFor gives the packet's.
+type ReasonCode byte
+
+const (
+	// ReasonSuccess: Success; in CONNACK, PUBACK, PUBREC, PUBREL, PUBCOMP, UNSUBACK and AUTH the operation succeeded.
+	ReasonSuccess ReasonCode = 0x00
+	// ReasonNormalDisconnection: In DISCONNECT: close normally and do not publish the will.
+	ReasonNormalDisconnection ReasonCode = 0x00
+	// ReasonGrantedQoS0: In SUBACK: subscribed with maximum QoS 0.
+	ReasonGrantedQoS0 ReasonCode = 0x00
+	// ReasonGrantedQoS1: In SUBACK: subscribed with maximum QoS 1.
+	ReasonGrantedQoS1 ReasonCode = 0x01
+	// ReasonGrantedQoS2: In SUBACK: subscribed with maximum QoS 2.
+	ReasonGrantedQoS2 ReasonCode = 0x02
+	// ReasonDisconnectWithWillMessage: The client disconnects and asks the server to publish its will.
+	ReasonDisconnectWithWillMessage ReasonCode = 0x04
+	// ReasonNoMatchingSubscribers: Accepted, but nobody subscribes to the topic; a success.
+	ReasonNoMatchingSubscribers ReasonCode = 0x10
+	// ReasonNoSubscriptionExisted: No subscription matched the filter; a success.
+	ReasonNoSubscriptionExisted ReasonCode = 0x11
+	// ReasonContinueAuthentication: Continue the authentication with another step.
+	ReasonContinueAuthentication ReasonCode = 0x18
+	// ReasonReAuthenticate: Start a re-authentication.
+	ReasonReAuthenticate ReasonCode = 0x19
+	// ReasonUnspecifiedError: The sender does not wish to say why, or no other code applies.
+	ReasonUnspecifiedError ReasonCode = 0x80
+	// ReasonMalformedPacket: The packet could not be parsed as the standard requires.
+	ReasonMalformedPacket ReasonCode = 0x81
+	// ReasonProtocolError: The packet parsed but breaks the protocol, or is unexpected.
+	ReasonProtocolError ReasonCode = 0x82
+	// ReasonImplementationSpecificError: The packet is valid but the receiver does not accept it.
+	ReasonImplementationSpecificError ReasonCode = 0x83
+	// ReasonUnsupportedProtocolVersion: The server does not support the protocol level the client asked for.
+	ReasonUnsupportedProtocolVersion ReasonCode = 0x84
+	// ReasonClientIdentifierNotValid: The client identifier is valid but not allowed.
+	ReasonClientIdentifierNotValid ReasonCode = 0x85
+	// ReasonBadUserNameOrPassword: The server does not accept the user name or password.
+	ReasonBadUserNameOrPassword ReasonCode = 0x86
+	// ReasonNotAuthorized: The client is not authorized to do this.
+	ReasonNotAuthorized ReasonCode = 0x87
+	// ReasonServerUnavailable: The server is not available.
+	ReasonServerUnavailable ReasonCode = 0x88
+	// ReasonServerBusy: The server is busy; try again later.
+	ReasonServerBusy ReasonCode = 0x89
+	// ReasonBanned: The client is banned by administrative action.
+	ReasonBanned ReasonCode = 0x8a
+	// ReasonServerShuttingDown: The server is shutting down.
+	ReasonServerShuttingDown ReasonCode = 0x8b
+	// ReasonBadAuthenticationMethod: The authentication method is not supported or does not match the one in use.
+	ReasonBadAuthenticationMethod ReasonCode = 0x8c
+	// ReasonKeepAliveTimeout: No packet arrived within 1.5 times the keep alive.
+	ReasonKeepAliveTimeout ReasonCode = 0x8d
+	// ReasonSessionTakenOver: Another connection with the same client identifier took over.
+	ReasonSessionTakenOver ReasonCode = 0x8e
+	// ReasonTopicFilterInvalid: The topic filter is well formed but not accepted.
+	ReasonTopicFilterInvalid ReasonCode = 0x8f
+	// ReasonTopicNameInvalid: The topic name is well formed but not accepted.
+	ReasonTopicNameInvalid ReasonCode = 0x90
+	// ReasonPacketIdentifierInUse: The packet identifier is already in use.
+	ReasonPacketIdentifierInUse ReasonCode = 0x91
+	// ReasonPacketIdentifierNotFound: The packet identifier is not known.
+	ReasonPacketIdentifierNotFound ReasonCode = 0x92
+	// ReasonReceiveMaximumExceeded: More QoS 1 and 2 publications are in flight than the Receive Maximum allows.
+	ReasonReceiveMaximumExceeded ReasonCode = 0x93
+	// ReasonTopicAliasInvalid: The topic alias is 0 or above the maximum.
+	ReasonTopicAliasInvalid ReasonCode = 0x94
+	// ReasonPacketTooLarge: The packet exceeds the maximum packet size.
+	ReasonPacketTooLarge ReasonCode = 0x95
+	// ReasonMessageRateTooHigh: The received data rate is too high.
+	ReasonMessageRateTooHigh ReasonCode = 0x96
+	// ReasonQuotaExceeded: An implementation or administrative limit was exceeded.
+	ReasonQuotaExceeded ReasonCode = 0x97
+	// ReasonAdministrativeAction: The connection is closed by administrative action.
+	ReasonAdministrativeAction ReasonCode = 0x98
+	// ReasonPayloadFormatInvalid: The payload does not match the Payload Format Indicator.
+	ReasonPayloadFormatInvalid ReasonCode = 0x99
+	// ReasonRetainNotSupported: The server does not support retained messages.
+	ReasonRetainNotSupported ReasonCode = 0x9a
+	// ReasonQoSNotSupported: The QoS is above the server's Maximum QoS.
+	ReasonQoSNotSupported ReasonCode = 0x9b
+	// ReasonUseAnotherServer: The client should temporarily use another server.
+	ReasonUseAnotherServer ReasonCode = 0x9c
+	// ReasonServerMoved: The client should permanently use another server.
+	ReasonServerMoved ReasonCode = 0x9d
+	// ReasonSharedSubscriptionsNotSupported: The server does not support shared subscriptions.
+	ReasonSharedSubscriptionsNotSupported ReasonCode = 0x9e
+	// ReasonConnectionRateExceeded: The connection rate limit was exceeded.
+	ReasonConnectionRateExceeded ReasonCode = 0x9f
+	// ReasonMaximumConnectTime: The maximum connection time was exceeded.
+	ReasonMaximumConnectTime ReasonCode = 0xa0
+	// ReasonSubscriptionIdentifiersNotSupported: The server does not support subscription identifiers.
+	ReasonSubscriptionIdentifiersNotSupported ReasonCode = 0xa1
+	// ReasonWildcardSubscriptionsNotSupported: The server does not support wildcard subscriptions.
+	ReasonWildcardSubscriptionsNotSupported ReasonCode = 0xa2
+)
+
+// String returns the name MQTT gives the value, or ReasonCode(n) for an unknown value.
+func (v ReasonCode) String() string {
+	switch v {
+	case ReasonSuccess:
+		return "Success"
+	case ReasonGrantedQoS1:
+		return "Granted QoS 1"
+	case ReasonGrantedQoS2:
+		return "Granted QoS 2"
+	case ReasonDisconnectWithWillMessage:
+		return "Disconnect with Will Message"
+	case ReasonNoMatchingSubscribers:
+		return "No matching subscribers"
+	case ReasonNoSubscriptionExisted:
+		return "No subscription existed"
+	case ReasonContinueAuthentication:
+		return "Continue authentication"
+	case ReasonReAuthenticate:
+		return "Re-authenticate"
+	case ReasonUnspecifiedError:
+		return "Unspecified error"
+	case ReasonMalformedPacket:
+		return "Malformed Packet"
+	case ReasonProtocolError:
+		return "Protocol Error"
+	case ReasonImplementationSpecificError:
+		return "Implementation specific error"
+	case ReasonUnsupportedProtocolVersion:
+		return "Unsupported Protocol Version"
+	case ReasonClientIdentifierNotValid:
+		return "Client Identifier not valid"
+	case ReasonBadUserNameOrPassword:
+		return "Bad User Name or Password"
+	case ReasonNotAuthorized:
+		return "Not authorized"
+	case ReasonServerUnavailable:
+		return "Server unavailable"
+	case ReasonServerBusy:
+		return "Server busy"
+	case ReasonBanned:
+		return "Banned"
+	case ReasonServerShuttingDown:
+		return "Server shutting down"
+	case ReasonBadAuthenticationMethod:
+		return "Bad authentication method"
+	case ReasonKeepAliveTimeout:
+		return "Keep Alive timeout"
+	case ReasonSessionTakenOver:
+		return "Session taken over"
+	case ReasonTopicFilterInvalid:
+		return "Topic Filter invalid"
+	case ReasonTopicNameInvalid:
+		return "Topic Name invalid"
+	case ReasonPacketIdentifierInUse:
+		return "Packet Identifier in use"
+	case ReasonPacketIdentifierNotFound:
+		return "Packet Identifier not found"
+	case ReasonReceiveMaximumExceeded:
+		return "Receive Maximum exceeded"
+	case ReasonTopicAliasInvalid:
+		return "Topic Alias invalid"
+	case ReasonPacketTooLarge:
+		return "Packet too large"
+	case ReasonMessageRateTooHigh:
+		return "Message rate too high"
+	case ReasonQuotaExceeded:
+		return "Quota exceeded"
+	case ReasonAdministrativeAction:
+		return "Administrative action"
+	case ReasonPayloadFormatInvalid:
+		return "Payload format invalid"
+	case ReasonRetainNotSupported:
+		return "Retain not supported"
+	case ReasonQoSNotSupported:
+		return "QoS not supported"
+	case ReasonUseAnotherServer:
+		return "Use another server"
+	case ReasonServerMoved:
+		return "Server moved"
+	case ReasonSharedSubscriptionsNotSupported:
+		return "Shared Subscriptions not supported"
+	case ReasonConnectionRateExceeded:
+		return "Connection rate exceeded"
+	case ReasonMaximumConnectTime:
+		return "Maximum connect time"
+	case ReasonSubscriptionIdentifiersNotSupported:
+		return "Subscription Identifiers not supported"
+	case ReasonWildcardSubscriptionsNotSupported:
+		return "Wildcard Subscriptions not supported"
+	}
+	return "ReasonCode(" + itoa(int(v)) + ")"
+}
+
+// Valid reports whether v is a value MQTT defines.
+func (v ReasonCode) Valid() bool {
+	switch v {
+	case ReasonSuccess, ReasonGrantedQoS1, ReasonGrantedQoS2, ReasonDisconnectWithWillMessage, ReasonNoMatchingSubscribers, ReasonNoSubscriptionExisted, ReasonContinueAuthentication, ReasonReAuthenticate, ReasonUnspecifiedError, ReasonMalformedPacket, ReasonProtocolError, ReasonImplementationSpecificError, ReasonUnsupportedProtocolVersion, ReasonClientIdentifierNotValid, ReasonBadUserNameOrPassword, ReasonNotAuthorized, ReasonServerUnavailable, ReasonServerBusy, ReasonBanned, ReasonServerShuttingDown, ReasonBadAuthenticationMethod, ReasonKeepAliveTimeout, ReasonSessionTakenOver, ReasonTopicFilterInvalid, ReasonTopicNameInvalid, ReasonPacketIdentifierInUse, ReasonPacketIdentifierNotFound, ReasonReceiveMaximumExceeded, ReasonTopicAliasInvalid, ReasonPacketTooLarge, ReasonMessageRateTooHigh, ReasonQuotaExceeded, ReasonAdministrativeAction, ReasonPayloadFormatInvalid, ReasonRetainNotSupported, ReasonQoSNotSupported, ReasonUseAnotherServer, ReasonServerMoved, ReasonSharedSubscriptionsNotSupported, ReasonConnectionRateExceeded, ReasonMaximumConnectTime, ReasonSubscriptionIdentifiersNotSupported, ReasonWildcardSubscriptionsNotSupported:
+		return true
+	}
+	return false
+}
+
 // SubackCode is the outcome of one subscription in a SUBACK (MQTT 3.1.1 §3.9.3).
 type SubackCode byte
 
@@ -228,18 +492,128 @@ func (v SubackCode) Valid() bool {
 	return false
 }
 
-// Subscription is one topic filter and the maximum QoS requested for it in a SUBSCRIBE (MQTT 3.1.1 §3.8.3).
+// inConnack reports whether c is one of the the CONNACK reason codes (MQTT 5.0 §3.2.2.2).
+func (c ReasonCode) inConnack() bool {
+	switch c {
+	case ReasonSuccess, ReasonUnspecifiedError, ReasonMalformedPacket, ReasonProtocolError, ReasonImplementationSpecificError, ReasonUnsupportedProtocolVersion, ReasonClientIdentifierNotValid, ReasonBadUserNameOrPassword, ReasonNotAuthorized, ReasonServerUnavailable, ReasonServerBusy, ReasonBanned, ReasonBadAuthenticationMethod, ReasonTopicNameInvalid, ReasonPacketTooLarge, ReasonQuotaExceeded, ReasonPayloadFormatInvalid, ReasonRetainNotSupported, ReasonQoSNotSupported, ReasonUseAnotherServer, ReasonServerMoved, ReasonConnectionRateExceeded:
+		return true
+	}
+	return false
+}
+
+// inPuback reports whether c is one of the the PUBACK and PUBREC reason codes (MQTT 5.0 §3.4.2.1, §3.5.2.1).
+func (c ReasonCode) inPuback() bool {
+	switch c {
+	case ReasonSuccess, ReasonNoMatchingSubscribers, ReasonUnspecifiedError, ReasonImplementationSpecificError, ReasonNotAuthorized, ReasonTopicNameInvalid, ReasonPacketIdentifierInUse, ReasonQuotaExceeded, ReasonPayloadFormatInvalid:
+		return true
+	}
+	return false
+}
+
+// inPubrel reports whether c is one of the the PUBREL and PUBCOMP reason codes (MQTT 5.0 §3.6.2.1, §3.7.2.1).
+func (c ReasonCode) inPubrel() bool {
+	switch c {
+	case ReasonSuccess, ReasonPacketIdentifierNotFound:
+		return true
+	}
+	return false
+}
+
+// inSuback reports whether c is one of the the SUBACK reason codes (MQTT 5.0 §3.9.3).
+func (c ReasonCode) inSuback() bool {
+	switch c {
+	case ReasonGrantedQoS0, ReasonGrantedQoS1, ReasonGrantedQoS2, ReasonUnspecifiedError, ReasonImplementationSpecificError, ReasonNotAuthorized, ReasonTopicFilterInvalid, ReasonPacketIdentifierInUse, ReasonQuotaExceeded, ReasonSharedSubscriptionsNotSupported, ReasonSubscriptionIdentifiersNotSupported, ReasonWildcardSubscriptionsNotSupported:
+		return true
+	}
+	return false
+}
+
+// inUnsuback reports whether c is one of the the UNSUBACK reason codes (MQTT 5.0 §3.11.3).
+func (c ReasonCode) inUnsuback() bool {
+	switch c {
+	case ReasonSuccess, ReasonNoSubscriptionExisted, ReasonUnspecifiedError, ReasonImplementationSpecificError, ReasonNotAuthorized, ReasonTopicFilterInvalid, ReasonPacketIdentifierInUse:
+		return true
+	}
+	return false
+}
+
+// inDisconnect reports whether c is one of the the DISCONNECT reason codes (MQTT 5.0 §3.14.2.1).
+func (c ReasonCode) inDisconnect() bool {
+	switch c {
+	case ReasonNormalDisconnection, ReasonDisconnectWithWillMessage, ReasonUnspecifiedError, ReasonMalformedPacket, ReasonProtocolError, ReasonImplementationSpecificError, ReasonNotAuthorized, ReasonServerBusy, ReasonServerShuttingDown, ReasonKeepAliveTimeout, ReasonSessionTakenOver, ReasonTopicFilterInvalid, ReasonTopicNameInvalid, ReasonReceiveMaximumExceeded, ReasonTopicAliasInvalid, ReasonPacketTooLarge, ReasonMessageRateTooHigh, ReasonQuotaExceeded, ReasonAdministrativeAction, ReasonPayloadFormatInvalid, ReasonRetainNotSupported, ReasonQoSNotSupported, ReasonUseAnotherServer, ReasonServerMoved, ReasonSharedSubscriptionsNotSupported, ReasonConnectionRateExceeded, ReasonMaximumConnectTime, ReasonSubscriptionIdentifiersNotSupported, ReasonWildcardSubscriptionsNotSupported:
+		return true
+	}
+	return false
+}
+
+// inAuth reports whether c is one of the the AUTH reason codes (MQTT 5.0 §3.15.2.1).
+func (c ReasonCode) inAuth() bool {
+	switch c {
+	case ReasonSuccess, ReasonContinueAuthentication, ReasonReAuthenticate:
+		return true
+	}
+	return false
+}
+
+// ValidFor reports whether c is a reason code a packet of type t may carry
+// (MQTT 5.0 §2.4 and each packet's section).
+func (c ReasonCode) ValidFor(t Type) bool {
+	switch t {
+	case TypeConnack:
+		return c.inConnack()
+	case TypePuback, TypePubrec:
+		return c.inPuback()
+	case TypePubrel, TypePubcomp:
+		return c.inPubrel()
+	case TypeSuback:
+		return c.inSuback()
+	case TypeUnsuback:
+		return c.inUnsuback()
+	case TypeDisconnect:
+		return c.inDisconnect()
+	case TypeAuth:
+		return c.inAuth()
+	}
+	return false
+}
+
+// NameFor returns the name MQTT 5.0 gives c in a packet of type t, which
+// differs from String where one number has several names: 0x00 is also
+// Normal disconnection and Granted QoS 0.
+func (c ReasonCode) NameFor(t Type) string {
+	switch t {
+	case TypeSuback:
+		if c == ReasonGrantedQoS0 {
+			return "Granted QoS 0"
+		}
+	case TypeDisconnect:
+		if c == ReasonNormalDisconnection {
+			return "Normal disconnection"
+		}
+	}
+	return c.String()
+}
+
+// Subscription is one topic filter and its options in a SUBSCRIBE (MQTT 3.1.1 §3.8.3, MQTT 5.0 §3.8.3).
 type Subscription struct {
 	// TopicFilter selects the topics to receive, with '+' and '#' wildcards.
 	// Checked: MQTT-3.8.3-1, MQTT-4.7.3-2, MQTT-4.7.3-1, MQTT-4.7.3-3, MQTT-4.7.1-2, MQTT-4.7.1-3.
 	TopicFilter string
+	// RetainHandling says whether retained messages are sent for this subscription (MQTT 5.0 only).
+	// Checked: MQTT 5.0 §3.8.3.1.
+	RetainHandling RetainHandling
+	// RetainAsPublished keeps the RETAIN flag of forwarded messages (MQTT 5.0 only).
+	RetainAsPublished bool
+	// NoLocal asks the server not to send the client its own publications; never on a shared subscription (MQTT5-3.8.3-4; MQTT 5.0 only).
+	NoLocal bool
 	// QoS is the maximum QoS at which the server may send matching messages.
 	// Checked: MQTT-3.8.3-4.
 	QoS QoS
 }
 
-// newPacket returns a zero packet of type t, or nil when t is reserved.
-func newPacket(t Type) Packet {
+// newPacket returns a zero packet of type t, or nil when t is reserved in
+// the protocol version (MQTT 5.0 when v5 is set).
+func newPacket(t Type, v5 bool) Packet {
 	switch t {
 	case TypeConnect:
 		return new(Connect)
@@ -269,8 +643,23 @@ func newPacket(t Type) Packet {
 		return new(Pingresp)
 	case TypeDisconnect:
 		return new(Disconnect)
+	case TypeAuth:
+		if v5 {
+			return new(Auth)
+		}
 	}
 	return nil
+}
+
+// trimmable reports whether packets of type t may leave out properties to fit
+// a size budget: those whose properties are optional (MQTT 5.0 §3.4.2.2 and
+// the same rule for PUBREC, PUBREL, PUBCOMP, DISCONNECT and AUTH).
+func trimmable(t Type) bool {
+	switch t {
+	case TypePuback, TypePubrec, TypePubrel, TypePubcomp, TypeDisconnect, TypeAuth:
+		return true
+	}
+	return false
 }
 
 // decodeBody calls the decode method of p's concrete type. Calling it through
@@ -304,6 +693,8 @@ func decodeBody(p Packet, flags byte, d *decoder) error {
 	case *Pingresp:
 		return p.decode(flags, d)
 	case *Disconnect:
+		return p.decode(flags, d)
+	case *Auth:
 		return p.decode(flags, d)
 	}
 	return decodeError(p.Type(), "", 0, "", errInvalidEnum)

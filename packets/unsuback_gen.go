@@ -5,11 +5,16 @@ package packets
 import "io"
 
 // Unsuback answers UNSUBSCRIBE.
-// See MQTT 3.1.1 §3.11.
+// See MQTT 3.1.1 §3.11 and MQTT 5.0 §3.11.
 type Unsuback struct {
 	// PacketID is the identifier of the UNSUBSCRIBE being answered (MQTT-2.3.1-7).
 	// Checked: MQTT-2.3.1-7.
 	PacketID uint16
+	// Properties are the MQTT 5.0 properties of the packet (MQTT 5.0 §2.2.2).
+	Properties Properties
+	// ReasonCodes holds the MQTT 5.0 outcome of each unsubscription, in order; an MQTT 3.1.1 UNSUBACK has none.
+	// Checked: MQTT5-3.11.3-2.
+	ReasonCodes []ReasonCode
 }
 
 // Type returns TypeUnsuback.
@@ -17,51 +22,112 @@ func (*Unsuback) Type() Type {
 	return TypeUnsuback
 }
 
-// Size returns the length of the encoded packet, fixed header included.
+// Size returns the length of the MQTT 3.1.1 encoding, fixed header included.
 func (p *Unsuback) Size() int {
-	n := p.bodySize()
+	return p.size(false, 0)
+}
+
+// SizeVersion returns the length of the encoding at protocol level v.
+func (p *Unsuback) SizeVersion(v ProtocolLevel) int {
+	return p.size(isV5(v), 0)
+}
+
+// size returns the length of the encoding, leaving out properties as trim says.
+func (p *Unsuback) size(v5 bool, trim int) int {
+	n := p.bodySize(v5, trim)
 	return 1 + sizeRemainingLength(n) + n
 }
 
 // bodySize returns the Remaining Length of the encoded packet.
-func (p *Unsuback) bodySize() int {
+func (p *Unsuback) bodySize(v5 bool, trim int) int {
 	n := 0
 	n += 2
+	if v5 {
+		n += p.Properties.wireSize(trim)
+	}
+	if v5 {
+		n += len(p.ReasonCodes)
+	}
 	return n
 }
 
 // Validate reports whether the packet may be sent. The error is an *Error
 // naming the field and the rule it breaks.
 func (p *Unsuback) Validate() error {
-	_, err := p.validate()
+	_, err := p.validate(false, 0)
+	return err
+}
+
+// ValidateVersion reports whether the packet may be sent at protocol level v.
+func (p *Unsuback) ValidateVersion(v ProtocolLevel) error {
+	_, err := p.validate(isV5(v), 0)
 	return err
 }
 
 // validate checks every rule the spec gives for sending and returns the body length.
-func (p *Unsuback) validate() (int, error) {
+func (p *Unsuback) validate(v5 bool, trim int) (int, error) {
 	if err := checkNonZero(p.PacketID); err != nil {
-		return 0, encodeError(TypeUnsuback, "PacketID", "MQTT-2.3.1-7", err)
+		return 0, encodeError(TypeUnsuback, "PacketID", ruleFor(v5, "MQTT-2.3.1-7", "MQTT5-2.2.1-6"), err)
 	}
-	n := p.bodySize()
+	if !(v5) && !p.Properties.empty() {
+		return 0, encodeError(TypeUnsuback, "Properties", "MQTT 3.1.1 §3.11", errOnlyInV5)
+	}
+	if v5 {
+		if err := p.Properties.validate(TypeUnsuback, "Properties", propsUnsuback, repeatUnsuback); err != nil {
+			return 0, err
+		}
+	}
+	if !(v5) && len(p.ReasonCodes) != 0 {
+		return 0, encodeError(TypeUnsuback, "ReasonCodes", "MQTT 3.1.1 §3.11", errOnlyInV5)
+	}
+	if v5 {
+		if len(p.ReasonCodes) < 1 {
+			return 0, encodeError(TypeUnsuback, "ReasonCodes", "MQTT5-3.11.3-1", errMissingElement)
+		}
+		for i, v := range p.ReasonCodes {
+			if err := checkEnum(v.inUnsuback()); err != nil {
+				return 0, encodeError(TypeUnsuback, elemField("ReasonCodes", i, ""), "MQTT5-3.11.3-2", err)
+			}
+		}
+	}
+	n := p.bodySize(v5, trim)
 	if n > MaxRemainingLength {
-		return 0, encodeError(TypeUnsuback, "", "MQTT 3.1.1 §2.2.3", errBodyTooLong)
+		return 0, encodeError(TypeUnsuback, "", ruleFor(v5, "MQTT 3.1.1 §2.2.3", "MQTT 5.0 §2.1.4"), errBodyTooLong)
 	}
 	return n, nil
 }
 
-// Append validates the packet and appends its encoding to dst.
+// Append validates the packet and appends its MQTT 3.1.1 encoding to dst.
 func (p *Unsuback) Append(dst []byte) ([]byte, error) {
-	n, err := p.validate()
+	return p.encode(dst, false, 0)
+}
+
+// AppendVersion validates the packet and appends its encoding at protocol level v to dst.
+func (p *Unsuback) AppendVersion(dst []byte, v ProtocolLevel) ([]byte, error) {
+	return p.encode(dst, isV5(v), 0)
+}
+
+// encode validates the packet and appends its encoding to dst.
+func (p *Unsuback) encode(dst []byte, v5 bool, trim int) ([]byte, error) {
+	n, err := p.validate(v5, trim)
 	if err != nil {
 		return dst, err
 	}
 	dst = append(dst, byte(TypeUnsuback)<<4)
 	dst = appendRemainingLength(dst, n)
 	dst = appendUint16(dst, p.PacketID)
+	if v5 {
+		dst = p.Properties.append(dst, trim)
+	}
+	if v5 {
+		for _, v := range p.ReasonCodes {
+			dst = append(dst, byte(v))
+		}
+	}
 	return dst, nil
 }
 
-// WriteTo encodes the packet and writes it to w in a single Write call.
+// WriteTo encodes the packet as Append does and writes it to w in a single Write call.
 func (p *Unsuback) WriteTo(w io.Writer) (int64, error) {
 	b, err := p.Append(make([]byte, 0, p.Size()))
 	if err != nil {
@@ -75,16 +141,44 @@ func (p *Unsuback) WriteTo(w io.Writer) (int64, error) {
 // every rule the spec gives for receiving.
 func (p *Unsuback) decode(flags byte, d *decoder) error {
 	if flags != 0 {
-		return decodeError(TypeUnsuback, "Flags", 0, "MQTT-2.2.2-2", errReservedBits)
+		return decodeError(TypeUnsuback, "Flags", 0, ruleFor(d.v5, "MQTT-2.2.2-2", "MQTT5-2.1.3-1"), errReservedBits)
 	}
 	var err error
 	off := 0
+	var b byte
 	off = d.pos()
 	if p.PacketID, err = d.uint16(); err != nil {
 		return decodeError(TypeUnsuback, "PacketID", off, "", err)
 	}
 	if err = checkNonZero(p.PacketID); err != nil {
-		return decodeError(TypeUnsuback, "PacketID", off, "MQTT-2.3.1-7", err)
+		return decodeError(TypeUnsuback, "PacketID", off, ruleFor(d.v5, "MQTT-2.3.1-7", "MQTT5-2.2.1-6"), err)
+	}
+	if d.v5 {
+		if err := p.Properties.decode(d, TypeUnsuback, "Properties", propsUnsuback, repeatUnsuback); err != nil {
+			return err
+		}
+	} else {
+		p.Properties.reset()
+	}
+	if d.v5 {
+		p.ReasonCodes = p.ReasonCodes[:0]
+		for d.remaining() > 0 {
+			var v ReasonCode
+			off = d.pos()
+			if b, err = d.byte(); err != nil {
+				return decodeError(TypeUnsuback, elemField("ReasonCodes", len(p.ReasonCodes), ""), off, "", err)
+			}
+			v = ReasonCode(b)
+			if err = checkEnum(v.inUnsuback()); err != nil {
+				return decodeError(TypeUnsuback, elemField("ReasonCodes", len(p.ReasonCodes), ""), off, "MQTT5-3.11.3-2", err)
+			}
+			p.ReasonCodes = append(p.ReasonCodes, v)
+		}
+		if len(p.ReasonCodes) < 1 {
+			return decodeError(TypeUnsuback, "ReasonCodes", d.pos(), "MQTT5-3.11.3-1", errMissingElement)
+		}
+	} else {
+		p.ReasonCodes = nil
 	}
 	return nil
 }
@@ -93,5 +187,15 @@ func (p *Unsuback) decode(flags byte, d *decoder) error {
 func (p *Unsuback) String() string {
 	w := newFieldWriter("UNSUBACK")
 	w.uint("PacketID", uint64(p.PacketID))
+	if !p.Properties.empty() {
+		p.Properties.write(w, "Properties")
+	}
+	if len(p.ReasonCodes) != 0 {
+		w.openList("ReasonCodes")
+		for i := range p.ReasonCodes {
+			w.elemUint(uint64(p.ReasonCodes[i]))
+		}
+		w.closeList()
+	}
 	return w.close()
 }

@@ -5,11 +5,13 @@ package packets
 import "io"
 
 // Unsubscribe removes one or more subscriptions.
-// See MQTT 3.1.1 §3.10.
+// See MQTT 3.1.1 §3.10 and MQTT 5.0 §3.10.
 type Unsubscribe struct {
 	// PacketID identifies the request; UNSUBACK echoes it.
 	// Checked: MQTT-2.3.1-1.
 	PacketID uint16
+	// Properties are the MQTT 5.0 properties of the packet (MQTT 5.0 §2.2.2).
+	Properties Properties
 	// TopicFilters holds at least one filter to remove.
 	// Checked: MQTT-3.10.3-1, MQTT-4.7.3-2, MQTT-4.7.3-1, MQTT-4.7.3-3, MQTT-4.7.1-2, MQTT-4.7.1-3.
 	TopicFilters []string
@@ -20,16 +22,29 @@ func (*Unsubscribe) Type() Type {
 	return TypeUnsubscribe
 }
 
-// Size returns the length of the encoded packet, fixed header included.
+// Size returns the length of the MQTT 3.1.1 encoding, fixed header included.
 func (p *Unsubscribe) Size() int {
-	n := p.bodySize()
+	return p.size(false, 0)
+}
+
+// SizeVersion returns the length of the encoding at protocol level v.
+func (p *Unsubscribe) SizeVersion(v ProtocolLevel) int {
+	return p.size(isV5(v), 0)
+}
+
+// size returns the length of the encoding, leaving out properties as trim says.
+func (p *Unsubscribe) size(v5 bool, trim int) int {
+	n := p.bodySize(v5, trim)
 	return 1 + sizeRemainingLength(n) + n
 }
 
 // bodySize returns the Remaining Length of the encoded packet.
-func (p *Unsubscribe) bodySize() int {
+func (p *Unsubscribe) bodySize(v5 bool, trim int) int {
 	n := 0
 	n += 2
+	if v5 {
+		n += p.Properties.wireSize(trim)
+	}
 	for _, v := range p.TopicFilters {
 		n += 2 + len(v)
 	}
@@ -39,61 +54,88 @@ func (p *Unsubscribe) bodySize() int {
 // Validate reports whether the packet may be sent. The error is an *Error
 // naming the field and the rule it breaks.
 func (p *Unsubscribe) Validate() error {
-	_, err := p.validate()
+	_, err := p.validate(false, 0)
+	return err
+}
+
+// ValidateVersion reports whether the packet may be sent at protocol level v.
+func (p *Unsubscribe) ValidateVersion(v ProtocolLevel) error {
+	_, err := p.validate(isV5(v), 0)
 	return err
 }
 
 // validate checks every rule the spec gives for sending and returns the body length.
-func (p *Unsubscribe) validate() (int, error) {
+func (p *Unsubscribe) validate(v5 bool, trim int) (int, error) {
 	if err := checkNonZero(p.PacketID); err != nil {
-		return 0, encodeError(TypeUnsubscribe, "PacketID", "MQTT-2.3.1-1", err)
+		return 0, encodeError(TypeUnsubscribe, "PacketID", ruleFor(v5, "MQTT-2.3.1-1", "MQTT5-2.2.1-3"), err)
+	}
+	if !(v5) && !p.Properties.empty() {
+		return 0, encodeError(TypeUnsubscribe, "Properties", "MQTT 3.1.1 §3.10", errOnlyInV5)
+	}
+	if v5 {
+		if err := p.Properties.validate(TypeUnsubscribe, "Properties", propsUnsubscribe, repeatUnsubscribe); err != nil {
+			return 0, err
+		}
 	}
 	if len(p.TopicFilters) < 1 {
-		return 0, encodeError(TypeUnsubscribe, "TopicFilters", "MQTT-3.10.3-2", errMissingElement)
+		return 0, encodeError(TypeUnsubscribe, "TopicFilters", ruleFor(v5, "MQTT-3.10.3-2", "MQTT5-3.10.3-2"), errMissingElement)
 	}
 	for i, v := range p.TopicFilters {
 		if err := checkUTF8(v); err != nil {
-			return 0, encodeError(TypeUnsubscribe, elemField("TopicFilters", i, ""), "MQTT-3.10.3-1", err)
+			return 0, encodeError(TypeUnsubscribe, elemField("TopicFilters", i, ""), ruleFor(v5, "MQTT-3.10.3-1", "MQTT5-3.10.3-1"), err)
 		}
 		if err := checkNoNull(v); err != nil {
-			return 0, encodeError(TypeUnsubscribe, elemField("TopicFilters", i, ""), "MQTT-4.7.3-2", err)
+			return 0, encodeError(TypeUnsubscribe, elemField("TopicFilters", i, ""), ruleFor(v5, "MQTT-4.7.3-2", "MQTT5-4.7.3-2"), err)
 		}
 		if err := checkNonEmpty(v); err != nil {
-			return 0, encodeError(TypeUnsubscribe, elemField("TopicFilters", i, ""), "MQTT-4.7.3-1", err)
+			return 0, encodeError(TypeUnsubscribe, elemField("TopicFilters", i, ""), ruleFor(v5, "MQTT-4.7.3-1", "MQTT5-4.7.3-1"), err)
 		}
 		if err := checkLen16(len(v)); err != nil {
-			return 0, encodeError(TypeUnsubscribe, elemField("TopicFilters", i, ""), "MQTT-4.7.3-3", err)
+			return 0, encodeError(TypeUnsubscribe, elemField("TopicFilters", i, ""), ruleFor(v5, "MQTT-4.7.3-3", "MQTT5-4.7.3-3"), err)
 		}
 		if err := checkHashPlacement(v); err != nil {
-			return 0, encodeError(TypeUnsubscribe, elemField("TopicFilters", i, ""), "MQTT-4.7.1-2", err)
+			return 0, encodeError(TypeUnsubscribe, elemField("TopicFilters", i, ""), ruleFor(v5, "MQTT-4.7.1-2", "MQTT5-4.7.1-1"), err)
 		}
 		if err := checkPlusPlacement(v); err != nil {
-			return 0, encodeError(TypeUnsubscribe, elemField("TopicFilters", i, ""), "MQTT-4.7.1-3", err)
+			return 0, encodeError(TypeUnsubscribe, elemField("TopicFilters", i, ""), ruleFor(v5, "MQTT-4.7.1-3", "MQTT5-4.7.1-2"), err)
 		}
 	}
-	n := p.bodySize()
+	n := p.bodySize(v5, trim)
 	if n > MaxRemainingLength {
-		return 0, encodeError(TypeUnsubscribe, "", "MQTT 3.1.1 §2.2.3", errBodyTooLong)
+		return 0, encodeError(TypeUnsubscribe, "", ruleFor(v5, "MQTT 3.1.1 §2.2.3", "MQTT 5.0 §2.1.4"), errBodyTooLong)
 	}
 	return n, nil
 }
 
-// Append validates the packet and appends its encoding to dst.
+// Append validates the packet and appends its MQTT 3.1.1 encoding to dst.
 func (p *Unsubscribe) Append(dst []byte) ([]byte, error) {
-	n, err := p.validate()
+	return p.encode(dst, false, 0)
+}
+
+// AppendVersion validates the packet and appends its encoding at protocol level v to dst.
+func (p *Unsubscribe) AppendVersion(dst []byte, v ProtocolLevel) ([]byte, error) {
+	return p.encode(dst, isV5(v), 0)
+}
+
+// encode validates the packet and appends its encoding to dst.
+func (p *Unsubscribe) encode(dst []byte, v5 bool, trim int) ([]byte, error) {
+	n, err := p.validate(v5, trim)
 	if err != nil {
 		return dst, err
 	}
 	dst = append(dst, byte(TypeUnsubscribe)<<4|2)
 	dst = appendRemainingLength(dst, n)
 	dst = appendUint16(dst, p.PacketID)
+	if v5 {
+		dst = p.Properties.append(dst, trim)
+	}
 	for _, v := range p.TopicFilters {
 		dst = appendString(dst, v)
 	}
 	return dst, nil
 }
 
-// WriteTo encodes the packet and writes it to w in a single Write call.
+// WriteTo encodes the packet as Append does and writes it to w in a single Write call.
 func (p *Unsubscribe) WriteTo(w io.Writer) (int64, error) {
 	b, err := p.Append(make([]byte, 0, p.Size()))
 	if err != nil {
@@ -107,7 +149,7 @@ func (p *Unsubscribe) WriteTo(w io.Writer) (int64, error) {
 // every rule the spec gives for receiving.
 func (p *Unsubscribe) decode(flags byte, d *decoder) error {
 	if flags != 2 {
-		return decodeError(TypeUnsubscribe, "Flags", 0, "MQTT-3.10.1-1", errReservedBits)
+		return decodeError(TypeUnsubscribe, "Flags", 0, ruleFor(d.v5, "MQTT-3.10.1-1", "MQTT5-3.10.1-1"), errReservedBits)
 	}
 	var err error
 	off := 0
@@ -116,7 +158,14 @@ func (p *Unsubscribe) decode(flags byte, d *decoder) error {
 		return decodeError(TypeUnsubscribe, "PacketID", off, "", err)
 	}
 	if err = checkNonZero(p.PacketID); err != nil {
-		return decodeError(TypeUnsubscribe, "PacketID", off, "MQTT-2.3.1-1", err)
+		return decodeError(TypeUnsubscribe, "PacketID", off, ruleFor(d.v5, "MQTT-2.3.1-1", "MQTT5-2.2.1-3"), err)
+	}
+	if d.v5 {
+		if err := p.Properties.decode(d, TypeUnsubscribe, "Properties", propsUnsubscribe, repeatUnsubscribe); err != nil {
+			return err
+		}
+	} else {
+		p.Properties.reset()
 	}
 	p.TopicFilters = p.TopicFilters[:0]
 	for d.remaining() > 0 {
@@ -126,24 +175,24 @@ func (p *Unsubscribe) decode(flags byte, d *decoder) error {
 			return decodeError(TypeUnsubscribe, elemField("TopicFilters", len(p.TopicFilters), ""), off, "", err)
 		}
 		if err = checkUTF8(v); err != nil {
-			return decodeError(TypeUnsubscribe, elemField("TopicFilters", len(p.TopicFilters), ""), off, "MQTT-3.10.3-1", err)
+			return decodeError(TypeUnsubscribe, elemField("TopicFilters", len(p.TopicFilters), ""), off, ruleFor(d.v5, "MQTT-3.10.3-1", "MQTT5-3.10.3-1"), err)
 		}
 		if err = checkNoNull(v); err != nil {
-			return decodeError(TypeUnsubscribe, elemField("TopicFilters", len(p.TopicFilters), ""), off, "MQTT-4.7.3-2", err)
+			return decodeError(TypeUnsubscribe, elemField("TopicFilters", len(p.TopicFilters), ""), off, ruleFor(d.v5, "MQTT-4.7.3-2", "MQTT5-4.7.3-2"), err)
 		}
 		if err = checkNonEmpty(v); err != nil {
-			return decodeError(TypeUnsubscribe, elemField("TopicFilters", len(p.TopicFilters), ""), off, "MQTT-4.7.3-1", err)
+			return decodeError(TypeUnsubscribe, elemField("TopicFilters", len(p.TopicFilters), ""), off, ruleFor(d.v5, "MQTT-4.7.3-1", "MQTT5-4.7.3-1"), err)
 		}
 		if err = checkHashPlacement(v); err != nil {
-			return decodeError(TypeUnsubscribe, elemField("TopicFilters", len(p.TopicFilters), ""), off, "MQTT-4.7.1-2", err)
+			return decodeError(TypeUnsubscribe, elemField("TopicFilters", len(p.TopicFilters), ""), off, ruleFor(d.v5, "MQTT-4.7.1-2", "MQTT5-4.7.1-1"), err)
 		}
 		if err = checkPlusPlacement(v); err != nil {
-			return decodeError(TypeUnsubscribe, elemField("TopicFilters", len(p.TopicFilters), ""), off, "MQTT-4.7.1-3", err)
+			return decodeError(TypeUnsubscribe, elemField("TopicFilters", len(p.TopicFilters), ""), off, ruleFor(d.v5, "MQTT-4.7.1-3", "MQTT5-4.7.1-2"), err)
 		}
 		p.TopicFilters = append(p.TopicFilters, v)
 	}
 	if len(p.TopicFilters) < 1 {
-		return decodeError(TypeUnsubscribe, "TopicFilters", d.pos(), "MQTT-3.10.3-2", errMissingElement)
+		return decodeError(TypeUnsubscribe, "TopicFilters", d.pos(), ruleFor(d.v5, "MQTT-3.10.3-2", "MQTT5-3.10.3-2"), errMissingElement)
 	}
 	return nil
 }
@@ -152,6 +201,9 @@ func (p *Unsubscribe) decode(flags byte, d *decoder) error {
 func (p *Unsubscribe) String() string {
 	w := newFieldWriter("UNSUBSCRIBE")
 	w.uint("PacketID", uint64(p.PacketID))
+	if !p.Properties.empty() {
+		p.Properties.write(w, "Properties")
+	}
 	w.openList("TopicFilters")
 	for i := range p.TopicFilters {
 		w.elemStr(p.TopicFilters[i])
