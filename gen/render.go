@@ -1418,7 +1418,17 @@ func (r *renderer) printField(fd *Field, acc func(string) *jen.Statement) []jen.
 	case kindBits:
 		var out []jen.Code
 		for _, b := range fd.Bits {
-			if b.Reserved == nil {
+			switch {
+			case b.Reserved != nil:
+			case len(b.Versions) > 0 && !b.Versions.v3():
+				// A bit of MQTT 5.0 alone shows when set, so a 3.1.1
+				// packet reads as before.
+				set := acc(b.Name)
+				if b.Type != "bool" {
+					set = set.Op("!=").Lit(0)
+				}
+				out = append(out, jen.If(set).Block(r.printBit(b, acc)))
+			default:
 				out = append(out, r.printBit(b, acc))
 			}
 		}

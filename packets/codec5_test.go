@@ -159,6 +159,11 @@ var codec5Cases = []codecCase{
 		`,
 	},
 	{
+		name: "PUBLISH/a byte order mark is a character, kept as it is (MQTT5-1.5.4-3)",
+		pkt:  &Publish{TopicName: "\ufeffa", Payload: []byte{}, Properties: props(func(p *Properties) { p.SetContentType("\ufeff") })},
+		wire: `30 0d 00 04 ef bb bf 61 06 03 00 03 ef bb bf // topic U+FEFF "a", Content Type U+FEFF`,
+	},
+	{
 		name: "PUBLISH/empty topic name with a topic alias (MQTT5-3.3.2-1, MQTT5-4.7.3-1)",
 		pkt:  &Publish{TopicName: "", Payload: []byte{}, Properties: props(func(p *Properties) { p.SetTopicAlias(1) })},
 		wire: `30 06 00 00 03 23 00 01 // empty topic, Topic Alias 1, empty payload`,

@@ -51,6 +51,7 @@ var decodeErr5Cases = []decodeErr5Case{
 	{"PUBLISH without property length (MQTT5-2.2.2-1)", `30 03 00 01 74`, ErrMalformed, TypePublish, "Properties", "MQTT 5.0 §2.2.2.1", 5, malformed},
 	{"PUBLISH topic alias 0 (MQTT5-3.3.2-8)", `30 07 00 01 74 03 23 00 00`, ErrMalformed, TypePublish, "Properties.TopicAlias", "MQTT5-3.3.2-8", 6, protocol},
 	{"PUBLISH response topic with wildcard (MQTT5-3.3.2-14)", `30 08 00 01 74 04 08 00 01 2b`, ErrMalformed, TypePublish, "Properties.ResponseTopic", "MQTT5-3.3.2-14", 6, malformed},
+	{"PUBLISH response topic not UTF-8 (MQTT5-3.3.2-13)", `30 08 00 01 74 04 08 00 01 ff`, ErrMalformed, TypePublish, "Properties.ResponseTopic", "MQTT5-3.3.2-13", 6, malformed},
 	{"PUBLISH content type not UTF-8 (MQTT5-3.3.2-19)", `30 08 00 01 74 04 03 00 01 c3`, ErrMalformed, TypePublish, "Properties.ContentType", "MQTT5-3.3.2-19", 6, malformed},
 	{"PUBLISH user property name with U+0000 (MQTT5-1.5.7-1, MQTT5-1.5.4-2)", `30 0b 00 01 74 07 26 00 01 00 00 01 76`, ErrMalformed, TypePublish, "Properties.UserProperties", "MQTT5-1.5.4-2", 6, malformed},
 	{"PUBLISH user property value not UTF-8 (MQTT5-1.5.7-1)", `30 0b 00 01 74 07 26 00 01 6b 00 01 ff`, ErrMalformed, TypePublish, "Properties.UserProperties", "MQTT5-1.5.7-1", 6, malformed},
@@ -116,7 +117,8 @@ var decodeErr5Cases = []decodeErr5Case{
 	{"CONNECT request problem information 2", `10 10 00 04 4d 51 54 54 05 02 00 00 02 17 02 00 01 63`, ErrMalformed, TypeConnect, "Properties.RequestProblemInformation", "MQTT 5.0 §3.1.2.11.7", 13, protocol},
 
 	// Trailing bytes after the last field.
-	{"PINGREQ with a body byte", `c0 01 00`, ErrMalformed, TypePingreq, "", "MQTT 3.1.1 §2.2.3", 2, malformed},
+	{"PINGREQ with a body byte", `c0 01 00`, ErrMalformed, TypePingreq, "", "MQTT 5.0 §2.1.4", 2, malformed},
+	{"CONNACK of two bytes accepting (3.1.1 shape, but only refusals are decoded so)", `20 02 00 00`, ErrMalformed, TypeConnack, "Properties", "MQTT 5.0 §2.2.2.1", 4, malformed},
 }
 
 // TestDecode5Malformed: Decode at level 5, a Reader at level 5 and, where
@@ -162,6 +164,25 @@ func TestDecode5Truncated(t *testing.T) {
 			}
 			require.ErrorIs(t, err, io.ErrUnexpectedEOF, "%s cut at %d, Reader", c.name, i)
 		}
+	}
+}
+
+// TestConnack311RefusalAt5: a 3.1.1 server answers a level-5 CONNECT with
+// the 3.1.1 refusal 20 02 00 01 (MQTT5-3.1.2-2, MQTT 5.0 §3.1.2.2). At
+// level 5 it decodes as that 3.1.1 CONNACK, not as a malformed packet, so
+// that a client can fall back to 3.1.1.
+func TestConnack311RefusalAt5(t *testing.T) {
+	for code := byte(1); code <= 5; code++ {
+		b := []byte{0x20, 0x02, 0x00, code}
+		p, n, err := DecodeVersion(b, ProtocolMQTT5)
+		require.NoError(t, err)
+		assert.Equal(t, 4, n)
+		assert.Equal(t, &Connack{ReturnCode: ConnackCode(code)}, p)
+		r := NewReader(bytes.NewReader(b))
+		r.SetProtocol(ProtocolMQTT5)
+		p, err = r.ReadPacket()
+		require.NoError(t, err)
+		assert.Equal(t, &Connack{ReturnCode: ConnackCode(code)}, p)
 	}
 }
 

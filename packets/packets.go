@@ -150,11 +150,18 @@ func decodePacket(reuse *[16]Packet, strs *interner, first byte, body []byte, he
 		}
 	}
 	d := decoder{b: body, base: header, strs: strs, v5: v5}
+	if v5 && t == 2 && len(body) == 2 && body[1] >= 1 && body[1] <= 5 {
+		// Type 2 is CONNACK. A 3.1.1 server refuses a level-5 CONNECT with a 3.1.1 CONNACK,
+		// 20 02 00 01 (MQTT 5.0 §3.1.2.2, MQTT5-3.1.2-2). No 5.0 CONNACK is
+		// two bytes long, so decode it as 3.1.1: the caller sees ReturnCode
+		// 1, the signal to fall back, rather than a malformed packet.
+		d.v5 = false
+	}
 	if err := decodeBody(p, first&0x0f, &d); err != nil {
 		return nil, err
 	}
 	if d.remaining() != 0 {
-		return nil, decodeError(t, "", d.pos(), "MQTT 3.1.1 §2.2.3", errTrailing)
+		return nil, decodeError(t, "", d.pos(), ruleFor(v5, "MQTT 3.1.1 §2.2.3", "MQTT 5.0 §2.1.4"), errTrailing)
 	}
 	return p, nil
 }

@@ -264,9 +264,15 @@ func (p *Subscribe) String() string {
 		e := &p.Subscriptions[i]
 		w.openElem()
 		w.str("TopicFilter", e.TopicFilter)
-		w.uint("RetainHandling", uint64(e.RetainHandling))
-		w.bool("RetainAsPublished", e.RetainAsPublished)
-		w.bool("NoLocal", e.NoLocal)
+		if e.RetainHandling != 0 {
+			w.uint("RetainHandling", uint64(e.RetainHandling))
+		}
+		if e.RetainAsPublished {
+			w.bool("RetainAsPublished", e.RetainAsPublished)
+		}
+		if e.NoLocal {
+			w.bool("NoLocal", e.NoLocal)
+		}
 		w.uint("QoS", uint64(e.QoS))
 		w.closeElem()
 	}

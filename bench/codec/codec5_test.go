@@ -74,7 +74,21 @@ func feedmqSuback5() *packets.Suback {
 // Encoders. Each builds the packet as its library expects, every time.
 
 func encodePublish5Feedmq(buf []byte) ([]byte, error) {
-	return feedmqPublish5().AppendVersion(buf[:0], packets.ProtocolMQTT5)
+	return (&packets.Publish{
+		QoS:       packets.AtLeastOnce,
+		TopicName: pubTopic,
+		PacketID:  pubID,
+		Payload:   pubPayload,
+		Properties: packets.Properties{
+			Present: packets.PropertySet(1)<<packets.PropPayloadFormatIndicator |
+				packets.PropertySet(1)<<packets.PropMessageExpiryInterval |
+				packets.PropertySet(1)<<packets.PropContentType,
+			PayloadFormatIndicator: 1,
+			MessageExpiryInterval:  pub5Expiry,
+			ContentType:            pub5ContentType,
+			UserProperties:         []packets.StringPair{{Key: "unit", Value: "C"}},
+		},
+	}).AppendVersion(buf[:0], packets.ProtocolMQTT5)
 }
 
 func encodePublish5Paho(buf *bytes.Buffer) error {
@@ -102,7 +116,35 @@ func encodePublish5Mochi(buf *bytes.Buffer) error {
 }
 
 func encodeConnect5Feedmq(buf []byte) ([]byte, error) {
-	return feedmqConnect5().AppendVersion(buf[:0], packets.ProtocolMQTT5)
+	return (&packets.Connect{
+		ProtocolName:  "MQTT",
+		ProtocolLevel: packets.ProtocolMQTT5,
+		UsernameFlag:  true,
+		PasswordFlag:  true,
+		WillRetain:    true,
+		WillQoS:       packets.AtLeastOnce,
+		WillFlag:      true,
+		CleanSession:  true,
+		KeepAlive:     connKeepAlive,
+		Properties: packets.Properties{
+			Present: packets.PropertySet(1)<<packets.PropSessionExpiryInterval |
+				packets.PropertySet(1)<<packets.PropReceiveMaximum |
+				packets.PropertySet(1)<<packets.PropTopicAliasMaximum,
+			SessionExpiryInterval: conn5Expiry,
+			ReceiveMaximum:        conn5RecvMax,
+			TopicAliasMaximum:     conn5AliasMax,
+			UserProperties:        []packets.StringPair{{Key: "region", Value: "eu"}},
+		},
+		ClientID: connClientID,
+		WillProperties: packets.Properties{
+			Present:           packets.PropertySet(1) << packets.PropWillDelayInterval,
+			WillDelayInterval: conn5WillDelay,
+		},
+		WillTopic:   connWillTopic,
+		WillMessage: connWillMessage,
+		Username:    connUsername,
+		Password:    connPassword,
+	}).AppendVersion(buf[:0], packets.ProtocolMQTT5)
 }
 
 func encodeConnect5Paho(buf *bytes.Buffer) error {
@@ -138,7 +180,10 @@ func encodeConnect5Mochi(buf *bytes.Buffer) error {
 }
 
 func encodeSuback5Feedmq(buf []byte) ([]byte, error) {
-	return feedmqSuback5().AppendVersion(buf[:0], packets.ProtocolMQTT5)
+	return (&packets.Suback{
+		PacketID:    suback5ID,
+		ReasonCodes: []packets.ReasonCode{packets.ReasonGrantedQoS1, packets.ReasonGrantedQoS2, packets.ReasonNotAuthorized},
+	}).AppendVersion(buf[:0], packets.ProtocolMQTT5)
 }
 
 func encodeSuback5Paho(buf *bytes.Buffer) error {
