@@ -30,6 +30,7 @@ func FuzzDecode5(f *testing.F) {
 	for _, c := range decodeErr5Cases {
 		f.Add(mustHex(c.wire))
 	}
+	f.Add([]byte{0x20, 0x02, 0x00, 0x01}) // a 3.1.1 broker's refusal of a level-5 CONNECT
 	for _, c := range propCases {
 		for _, ctx := range c.in {
 			f.Add(mustHex(carriers[ctx].wire(block(c.entries))))
@@ -71,6 +72,14 @@ func requireDecode5Error(t *testing.T, err error) {
 // point: the canonical form.
 func requireSemanticRoundTrip(t *testing.T, p Packet) {
 	t.Helper()
+	if c, ok := p.(*Connack); ok && c.ReturnCode != 0 {
+		// The 3.1.1 refusal a level-5 Reader accepts (MQTT5-3.1.2-2) is
+		// 3.1.1 on the wire and encodes as such.
+		b, err := c.Append(nil)
+		require.NoError(t, err)
+		require.Equal(t, []byte{0x20, 0x02, 0x00, byte(c.ReturnCode)}, b)
+		return
+	}
 	b, err := p.AppendVersion(nil, ProtocolMQTT5)
 	require.NoError(t, err, "%v", p)
 	require.Equal(t, len(b), p.SizeVersion(ProtocolMQTT5))
