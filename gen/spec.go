@@ -306,6 +306,8 @@ var checkHelpers = map[string]struct {
 	"noWildcards":   {"checkNoWildcards", []string{kindString}, true},
 	"hashPlacement": {"checkHashPlacement", []string{kindString}, true},
 	"plusPlacement": {"checkPlusPlacement", []string{kindString}, true},
+	"shareName":     {"checkShareName", []string{kindString}, true},
+	"sharedFilter":  {"checkSharedFilter", []string{kindString}, true},
 	"maxLen":        {"checkLen16", []string{kindString, kindBinary}, false},
 	"nonZero":       {"checkNonZero", []string{kindUint16}, true},
 	"enum":          {"checkEnum", []string{kindUint8, "enumBits"}, true},

@@ -200,6 +200,12 @@ var codec5Cases = []codecCase{
 		`,
 	},
 
+	{
+		name: "SUBSCRIBE/shared subscription (MQTT5-4.8.2-1, MQTT5-4.8.2-2)",
+		pkt:  &Subscribe{PacketID: 1, Subscriptions: []Subscription{{TopicFilter: "$share/g/a/#", QoS: 1}}},
+		wire: `82 12 00 01 00 00 0c 24 73 68 61 72 65 2f 67 2f 61 2f 23 01 // "$share/g/a/#", QoS 1`,
+	},
+
 	// SUBACK (§3.9), UNSUBSCRIBE (§3.10), UNSUBACK (§3.11).
 	{name: "SUBACK/reason codes in order", pkt: &Suback{PacketID: 5, ReasonCodes: []ReasonCode{ReasonGrantedQoS2, ReasonWildcardSubscriptionsNotSupported}},
 		wire: `90 05 00 05 00 02 a2 // no properties, Granted QoS 2, Wildcard Subscriptions not supported`},

@@ -101,6 +101,16 @@ func (p *Subscribe) validate(v5 bool, trim int) (int, error) {
 		if err := checkPlusPlacement(e.TopicFilter); err != nil {
 			return 0, encodeError(TypeSubscribe, elemField("Subscriptions", i, "TopicFilter"), ruleFor(v5, "MQTT-4.7.1-3", "MQTT5-4.7.1-2"), err)
 		}
+		if v5 {
+			if err := checkShareName(e.TopicFilter); err != nil {
+				return 0, encodeError(TypeSubscribe, elemField("Subscriptions", i, "TopicFilter"), "MQTT5-4.8.2-1", err)
+			}
+		}
+		if v5 {
+			if err := checkSharedFilter(e.TopicFilter); err != nil {
+				return 0, encodeError(TypeSubscribe, elemField("Subscriptions", i, "TopicFilter"), "MQTT5-4.8.2-2", err)
+			}
+		}
 		if !(v5) && e.RetainHandling != 0 {
 			return 0, encodeError(TypeSubscribe, elemField("Subscriptions", i, "RetainHandling"), "MQTT 3.1.1 §3.8", errOnlyInV5)
 		}
@@ -219,6 +229,16 @@ func (p *Subscribe) decode(flags byte, d *decoder) error {
 		}
 		if err = checkPlusPlacement(e.TopicFilter); err != nil {
 			return decodeError(TypeSubscribe, elemField("Subscriptions", len(p.Subscriptions), "TopicFilter"), off, ruleFor(d.v5, "MQTT-4.7.1-3", "MQTT5-4.7.1-2"), err)
+		}
+		if d.v5 {
+			if err = checkShareName(e.TopicFilter); err != nil {
+				return decodeError(TypeSubscribe, elemField("Subscriptions", len(p.Subscriptions), "TopicFilter"), off, "MQTT5-4.8.2-1", err)
+			}
+		}
+		if d.v5 {
+			if err = checkSharedFilter(e.TopicFilter); err != nil {
+				return decodeError(TypeSubscribe, elemField("Subscriptions", len(p.Subscriptions), "TopicFilter"), off, "MQTT5-4.8.2-2", err)
+			}
 		}
 		off = d.pos()
 		if b, err = d.byte(); err != nil {

@@ -597,7 +597,7 @@ func (c ReasonCode) NameFor(t Type) string {
 // Subscription is one topic filter and its options in a SUBSCRIBE (MQTT 3.1.1 §3.8.3, MQTT 5.0 §3.8.3).
 type Subscription struct {
 	// TopicFilter selects the topics to receive, with '+' and '#' wildcards.
-	// Checked: MQTT-3.8.3-1, MQTT-4.7.3-2, MQTT-4.7.3-1, MQTT-4.7.3-3, MQTT-4.7.1-2, MQTT-4.7.1-3.
+	// Checked: MQTT-3.8.3-1, MQTT-4.7.3-2, MQTT-4.7.3-1, MQTT-4.7.3-3, MQTT-4.7.1-2, MQTT-4.7.1-3, MQTT5-4.8.2-1, MQTT5-4.8.2-2.
 	TopicFilter string
 	// RetainHandling says whether retained messages are sent for this subscription (MQTT 5.0 only).
 	// Checked: MQTT 5.0 §3.8.3.1.

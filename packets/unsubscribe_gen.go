@@ -13,7 +13,7 @@ type Unsubscribe struct {
 	// Properties are the MQTT 5.0 properties of the packet (MQTT 5.0 §2.2.2).
 	Properties Properties
 	// TopicFilters holds at least one filter to remove.
-	// Checked: MQTT-3.10.3-1, MQTT-4.7.3-2, MQTT-4.7.3-1, MQTT-4.7.3-3, MQTT-4.7.1-2, MQTT-4.7.1-3.
+	// Checked: MQTT-3.10.3-1, MQTT-4.7.3-2, MQTT-4.7.3-1, MQTT-4.7.3-3, MQTT-4.7.1-2, MQTT-4.7.1-3, MQTT5-4.8.2-1, MQTT5-4.8.2-2.
 	TopicFilters []string
 }
 
@@ -98,6 +98,16 @@ func (p *Unsubscribe) validate(v5 bool, trim int) (int, error) {
 		}
 		if err := checkPlusPlacement(v); err != nil {
 			return 0, encodeError(TypeUnsubscribe, elemField("TopicFilters", i, ""), ruleFor(v5, "MQTT-4.7.1-3", "MQTT5-4.7.1-2"), err)
+		}
+		if v5 {
+			if err := checkShareName(v); err != nil {
+				return 0, encodeError(TypeUnsubscribe, elemField("TopicFilters", i, ""), "MQTT5-4.8.2-1", err)
+			}
+		}
+		if v5 {
+			if err := checkSharedFilter(v); err != nil {
+				return 0, encodeError(TypeUnsubscribe, elemField("TopicFilters", i, ""), "MQTT5-4.8.2-2", err)
+			}
 		}
 	}
 	n := p.bodySize(v5, trim)
@@ -188,6 +198,16 @@ func (p *Unsubscribe) decode(flags byte, d *decoder) error {
 		}
 		if err = checkPlusPlacement(v); err != nil {
 			return decodeError(TypeUnsubscribe, elemField("TopicFilters", len(p.TopicFilters), ""), off, ruleFor(d.v5, "MQTT-4.7.1-3", "MQTT5-4.7.1-2"), err)
+		}
+		if d.v5 {
+			if err = checkShareName(v); err != nil {
+				return decodeError(TypeUnsubscribe, elemField("TopicFilters", len(p.TopicFilters), ""), off, "MQTT5-4.8.2-1", err)
+			}
+		}
+		if d.v5 {
+			if err = checkSharedFilter(v); err != nil {
+				return decodeError(TypeUnsubscribe, elemField("TopicFilters", len(p.TopicFilters), ""), off, "MQTT5-4.8.2-2", err)
+			}
 		}
 		p.TopicFilters = append(p.TopicFilters, v)
 	}
