@@ -148,6 +148,9 @@ func TestSpecRejected(t *testing.T) {
 		{"alias before its value", `{"name": "ReasonFine", "value": 0,`, `{"name": "ReasonFine", "value": 7,`, "alias ReasonFine must follow the value it renames"},
 		{"bits overlap in one version", `{"name": "Extra", "bit": 1,`, `{"name": "Extra", "bit": 2,`, "overlaps"},
 		{"rest not last in version 5", `{"name": "Body", "kind": "rest", "doc": "Body is the rest."}`, `{"name": "Body", "kind": "rest", "doc": "Body is the rest."}, {"name": "Tail", "kind": "uint8", "versions": [5], "doc": "Tail."}`, "must be the last field"},
+		{"prefix in require", `"require": {"field": "Extra", "is": "unset"}`, `"require": {"field": "Name", "prefix": "y/"}`, "a require without prefix"},
+		{"prefix on a packet", `"when": {"field": "Level", "eq": 0}`, `"when": {"field": "Name", "prefix": "a"}`, "prefix belongs to struct constraints"},
+		{"struct constraint on unknown field", `"field": "Extra", "when"`, `"field": "Extras", "when"`, `unknown field "Extras"`},
 		{"bad versions", `"name": "Version", "kind": "uint8"`, `"name": "Version", "versions": [4, 5], "kind": "uint8"`, "versions must be [3, 4] or [5]"},
 	}
 	for _, tt := range tests {

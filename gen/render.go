@@ -561,9 +561,14 @@ func (pk *packetRenderer) fieldKind(name string) string { return goFields(pk.p)[
 
 // cond renders a spec condition as a Go boolean expression over p.
 func (pk *packetRenderer) cond(c *Cond) *jen.Statement {
-	acc := field(c.Field)
-	kind := pk.fieldKind(c.Field)
+	return condOf(c, field(c.Field), pk.fieldKind(c.Field))
+}
+
+// condOf renders a condition on the field acc of the given kind.
+func condOf(c *Cond, acc *jen.Statement, kind string) *jen.Statement {
 	switch {
+	case c.Prefix != "":
+		return jen.Qual("strings", "HasPrefix").Call(acc, jen.Lit(c.Prefix))
 	case c.Is != "":
 		var set *jen.Statement
 		switch kind {
@@ -883,6 +888,19 @@ func (pk *packetRenderer) validate(g *jen.Group) {
 	g.Return(jen.Id("n"), jen.Nil())
 }
 
+// structConstraints emits, for each constraint of a list element e,
+//
+//	if strings.HasPrefix(e.TopicFilter, "$share/") && e.NoLocal { <fail> }
+func (pk *packetRenderer) structConstraints(g *jen.Group, st *Struct, s site, fail func(*Constraint) jen.Code) {
+	kinds := structKinds(st)
+	acc := func(name string) *jen.Statement { return jen.Id("e").Dot(name) }
+	for _, c := range st.Constraints {
+		pk.guard(g, c.Versions, func(g *jen.Group) {
+			g.If(condOf(c.When, acc(c.When.Field), kinds[c.When.Field]).Op("&&").Add(condOf(c.Require.negate(), acc(c.Require.Field), kinds[c.Require.Field]))).Block(fail(c))
+		})
+	}
+}
+
 // bitChecks emits the encode checks of named bits, and the refusal of a bit
 // that the version being encoded reserves.
 func (pk *packetRenderer) bitChecks(g *jen.Group, bits []*Bit, acc func(string) *jen.Statement, name func(string) jen.Code) {
@@ -938,6 +956,9 @@ func (pk *packetRenderer) validateField(g *jen.Group, fd *Field) {
 					}
 					pk.encodeChecks(lg, implicitChecks(sf.Kind, sf.Checks), jen.Id("e").Dot(sf.Name), s.field(sf.Name))
 				}
+				pk.structConstraints(lg, pk.r.structs[fd.Of], s, func(c *Constraint) jen.Code {
+					return jen.Return(jen.Lit(0), jen.Id("encodeError").Call(pk.t, s.field(c.Field), pk.ruleOf(c.Versions, c.Rule, c.Rule5), jen.Id("reason").Call(jen.Lit(c.Reason))))
+				})
 			})
 		}
 	default:
@@ -1306,6 +1327,13 @@ func (pk *packetRenderer) decodeList(g *jen.Group, fd *Field, acc func(string) *
 			for _, sf := range pk.r.structs[fd.Of].Fields {
 				pk.decodeField(lg, sf, elem, s)
 			}
+			pk.structConstraints(lg, pk.r.structs[fd.Of], s, func(c *Constraint) jen.Code {
+				fn := "decodeError"
+				if c.Protocol {
+					fn = "protocolError"
+				}
+				return jen.Return(jen.Id(fn).Call(pk.t, s.field(c.Field), jen.Id("off"), pk.ruleOf(c.Versions, c.Rule, c.Rule5), jen.Id("reason").Call(jen.Lit(c.Reason))))
+			})
 			lg.Add(list.Clone()).Op("=").Append(list.Clone(), jen.Id("e"))
 		default:
 			elemType := jen.String()

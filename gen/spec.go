@@ -145,6 +145,8 @@ type Struct struct {
 	Name   string   `json:"name"`
 	Doc    string   `json:"doc"`
 	Fields []*Field `json:"fields"`
+	// Constraints relate fields of one element, checked for each.
+	Constraints []*Constraint `json:"constraints"`
 }
 
 // Packet is one control packet.
@@ -248,6 +250,7 @@ type Check struct {
 // Constraint is a rule across fields: when When holds, Require must hold.
 type Constraint struct {
 	Versions Versions `json:"versions"`
+	Protocol bool     `json:"protocol"` // on receipt a Protocol Error (0x82), not malformed
 	Rule     string   `json:"rule"`
 	Rule5    string   `json:"rule5"`
 	Field    string   `json:"field"`
@@ -286,10 +289,11 @@ func (p *Packet) payload() *Field {
 // Cond is a test on one field: Is "set"/"unset", or equality with Eq or Ne
 // (a number, or a string for string fields).
 type Cond struct {
-	Field string `json:"field"`
-	Is    string `json:"is"`
-	Eq    any    `json:"eq"`
-	Ne    any    `json:"ne"`
+	Field  string `json:"field"`
+	Is     string `json:"is"`
+	Eq     any    `json:"eq"`
+	Ne     any    `json:"ne"`
+	Prefix string `json:"prefix"` // a string field starts with it; in "when" only
 }
 
 // checkHelpers maps the check names a spec may use to the hand-written
@@ -424,6 +428,28 @@ func (s *Spec) validate() error {
 		}
 		if err := s.validateFields("struct "+st.Name, st.Fields, enums, nil, false); err != nil {
 			return err
+		}
+		kinds := structKinds(st)
+		for _, c := range st.Constraints {
+			w := "struct " + st.Name + " constraint " + c.Rule
+			if err := c.Versions.validate(w); err != nil {
+				return err
+			}
+			if c.Rule == "" || c.Reason == "" || c.When == nil || c.Require == nil || c.Require.Prefix != "" {
+				return fmt.Errorf("%s: a constraint needs rule, reason, when and a require without prefix", w)
+			}
+			for _, cond := range []*Cond{c.When, c.Require} {
+				k, ok := kinds[cond.Field]
+				if !ok {
+					return fmt.Errorf("%s: condition names unknown field %q", w, cond.Field)
+				}
+				if cond.Prefix != "" && k != kindString {
+					return fmt.Errorf("%s: prefix applies to strings", w)
+				}
+			}
+			if _, ok := kinds[c.Field]; !ok {
+				return fmt.Errorf("%s: constraint names unknown field %q", w, c.Field)
+			}
 		}
 		structs[st.Name] = st
 	}
@@ -698,6 +724,9 @@ func validateCond(where string, c *Cond, fields map[string]goField, before []*Fi
 		return fmt.Errorf("%s: condition on %q, which is not decoded before it", where, c.Field)
 	}
 	n := 0
+	if c.Prefix != "" {
+		return fmt.Errorf("%s: prefix belongs to struct constraints", where)
+	}
 	if c.Is != "" {
 		n++
 		if c.Is != "set" && c.Is != "unset" {
@@ -895,4 +924,26 @@ func (s *Spec) validateProperties(names map[string]string) error {
 		}
 	}
 	return nil
+}
+
+// structKinds returns the Go-level kind of each field of a struct element,
+// with bits fields expanded into their named bits.
+func structKinds(st *Struct) map[string]string {
+	m := map[string]string{}
+	for _, f := range st.Fields {
+		if f.Kind != kindBits {
+			m[f.Name] = f.Kind
+			continue
+		}
+		for _, b := range f.Bits {
+			if b.Reserved != nil {
+				continue
+			}
+			m[b.Name] = "enumBits"
+			if b.Type == "bool" {
+				m[b.Name] = "bool"
+			}
+		}
+	}
+	return m
 }

@@ -2,7 +2,10 @@
 
 package packets
 
-import "io"
+import (
+	"io"
+	"strings"
+)
 
 // Subscribe asks the server for the messages matching one or more topic filters.
 // See MQTT 3.1.1 §3.8 and MQTT 5.0 §3.8.
@@ -125,6 +128,11 @@ func (p *Subscribe) validate(v5 bool, trim int) (int, error) {
 		}
 		if err := checkEnum(e.QoS.Valid()); err != nil {
 			return 0, encodeError(TypeSubscribe, elemField("Subscriptions", i, "QoS"), ruleFor(v5, "MQTT-3.8.3-4", "MQTT5-3.8.3-5"), err)
+		}
+		if v5 {
+			if strings.HasPrefix(e.TopicFilter, "$share/") && e.NoLocal {
+				return 0, encodeError(TypeSubscribe, elemField("Subscriptions", i, "NoLocal"), "MQTT5-3.8.3-4", reason("No Local is a Protocol Error on a shared subscription"))
+			}
 		}
 	}
 	n := p.bodySize(v5, trim)
@@ -263,6 +271,11 @@ func (p *Subscribe) decode(flags byte, d *decoder) error {
 		e.QoS = QoS(b & 0x03)
 		if err = checkEnum(e.QoS.Valid()); err != nil {
 			return decodeError(TypeSubscribe, elemField("Subscriptions", len(p.Subscriptions), "QoS"), off, ruleFor(d.v5, "MQTT-3.8.3-4", "MQTT5-3.8.3-5"), err)
+		}
+		if d.v5 {
+			if strings.HasPrefix(e.TopicFilter, "$share/") && e.NoLocal {
+				return protocolError(TypeSubscribe, elemField("Subscriptions", len(p.Subscriptions), "NoLocal"), off, "MQTT5-3.8.3-4", reason("No Local is a Protocol Error on a shared subscription"))
+			}
 		}
 		p.Subscriptions = append(p.Subscriptions, e)
 	}
