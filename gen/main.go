@@ -3,7 +3,7 @@
 //
 // It is run by the go:generate line in packets/doc.go:
 //
-//	go run ../gen -spec spec/mqtt311.json
+//	go run ../gen -spec spec/mqtt.json
 //
 // gen is deterministic: the same spec always yields the same bytes. It writes
 // only the files whose content changed and deletes *_gen.go files the spec no
@@ -36,7 +36,7 @@ var errStale = errors.New("generated files are out of date")
 
 func run(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("gen", flag.ContinueOnError)
-	specPath := fs.String("spec", "spec/mqtt311.json", "packet spec `file`")
+	specPath := fs.String("spec", "spec/mqtt.json", "packet spec `file`")
 	outDir := fs.String("out", ".", "`directory` of package packets")
 	check := fs.Bool("check", false, "report differences instead of writing files; exit 1 when stale")
 	if err := fs.Parse(args); err != nil {

@@ -23,6 +23,9 @@ func render(s *Spec, header string) (map[string][]byte, error) {
 	}
 	out := map[string][]byte{}
 	files := map[string]*jen.File{"types_gen.go": r.typesFile()}
+	if len(s.Properties) > 0 {
+		files["properties_gen.go"] = r.propertiesFile()
+	}
 	for _, p := range s.Packets {
 		files[strings.ToLower(p.Name)+"_gen.go"] = r.packetFile(p)
 	}
@@ -67,21 +70,50 @@ func (r *renderer) typesFile() *jen.File {
 	for _, e := range r.spec.Enums {
 		r.enum(f, e)
 	}
+	r.reasonSets(f)
 	for _, st := range r.spec.Structs {
 		f.Comment(st.Doc)
 		f.Type().Id(st.Name).Struct(r.structFields(st.Fields)...)
 		f.Line()
 	}
 	// func newPacket(t Type) Packet { switch t { case TypeConnect: return new(Connect) ... }; return nil }
-	f.Comment("newPacket returns a zero packet of type t, or nil when t is reserved.")
-	f.Func().Id("newPacket").Params(jen.Id("t").Id("Type")).Id("Packet").Block(
+	f.Comment("newPacket returns a zero packet of type t, or nil when t is reserved in")
+	f.Comment("the protocol version (MQTT 5.0 when v5 is set).")
+	f.Func().Id("newPacket").Params(jen.Id("t").Id("Type"), jen.Id("v5").Bool()).Id("Packet").Block(
 		jen.Switch(jen.Id("t")).BlockFunc(func(g *jen.Group) {
 			for _, p := range r.spec.Packets {
-				g.Case(jen.Id(p.Type)).Return(jen.New(jen.Id(p.Name)))
+				switch {
+				case !p.Versions.v3():
+					g.Case(jen.Id(p.Type)).If(jen.Id("v5")).Block(jen.Return(jen.New(jen.Id(p.Name))))
+				case !p.Versions.v5():
+					g.Case(jen.Id(p.Type)).If(jen.Op("!").Id("v5")).Block(jen.Return(jen.New(jen.Id(p.Name))))
+				default:
+					g.Case(jen.Id(p.Type)).Return(jen.New(jen.Id(p.Name)))
+				}
 			}
 		}),
 		jen.Return(jen.Nil()),
 	)
+	f.Line()
+	// func trimmable(t Type) bool { switch t { case TypePuback, ...: return true }; return false }
+	f.Add(comments("trimmable reports whether packets of type t may leave out properties to fit\n" +
+		"a size budget: those whose properties are optional (MQTT 5.0 §3.4.2.2 and\n" +
+		"the same rule for PUBREC, PUBREL, PUBCOMP, DISCONNECT and AUTH)."))
+	f.Func().Id("trimmable").Params(jen.Id("t").Id("Type")).Bool().BlockFunc(func(g *jen.Group) {
+		var types []jen.Code
+		for _, p := range r.spec.Packets {
+			for _, fd := range p.Fields {
+				if fd.Kind == kindProperties && fd.Optional {
+					types = append(types, jen.Id(p.Type))
+					break
+				}
+			}
+		}
+		if len(types) > 0 {
+			g.Switch(jen.Id("t")).Block(jen.Case(types...).Return(jen.True()))
+		}
+		g.Return(jen.False())
+	})
 	f.Line()
 	// func decodeBody(p Packet, flags byte, d *decoder) error { switch p := p.(type) { case *Connect: return p.decode(flags, d) ... } }
 	f.Comment("decodeBody calls the decode method of p's concrete type. Calling it through")
@@ -110,8 +142,18 @@ func (r *renderer) enum(f *jen.File, e *Enum) {
 	f.Line()
 	f.Const().DefsFunc(func(g *jen.Group) {
 		for _, v := range e.Values {
-			g.Comment(v.Name + ": " + v.Doc)
-			g.Id(v.Name).Id(e.Name).Op("=").Lit(v.Value)
+			doc := v.Name + ": " + v.Doc
+			if len(v.Versions) > 0 && v.Versions.v5() {
+				doc += " MQTT 5.0 only."
+			} else if len(v.Versions) > 0 {
+				doc += " MQTT 3.1 and 3.1.1 only."
+			}
+			g.Comment(doc)
+			var val jen.Code = jen.Lit(v.Value)
+			if e.Name == "ReasonCode" {
+				val = hex(v.Value)
+			}
+			g.Id(v.Name).Id(e.Name).Op("=").Add(val)
 		}
 	})
 	f.Line()
@@ -119,24 +161,75 @@ func (r *renderer) enum(f *jen.File, e *Enum) {
 	f.Func().Params(jen.Id("v").Id(e.Name)).Id("String").Params().String().Block(
 		jen.Switch(jen.Id("v")).BlockFunc(func(g *jen.Group) {
 			for _, v := range e.Values {
-				g.Case(jen.Id(v.Name)).Return(jen.Lit(v.String))
+				if !v.Alias {
+					g.Case(jen.Id(v.Name)).Return(jen.Lit(v.String))
+				}
 			}
 		}),
 		jen.Return(jen.Lit(e.Name+"(").Op("+").Id("itoa").Call(jen.Int().Call(jen.Id("v"))).Op("+").Lit(")")),
 	)
 	f.Line()
-	f.Comment("Valid reports whether v is a value MQTT defines.")
-	f.Func().Params(jen.Id("v").Id(e.Name)).Id("Valid").Params().Bool().Block(
-		jen.Switch(jen.Id("v")).Block(
-			jen.CaseFunc(func(g *jen.Group) {
+	if !versioned(e) {
+		f.Comment("Valid reports whether v is a value MQTT defines.")
+		f.Func().Params(jen.Id("v").Id(e.Name)).Id("Valid").Params().Bool().Block(
+			jen.Switch(jen.Id("v")).Block(
+				jen.CaseFunc(func(g *jen.Group) {
+					for _, v := range e.Values {
+						if !v.Alias {
+							g.Id(v.Name)
+						}
+					}
+				}).Return(jen.True()),
+			),
+			jen.Return(jen.False()),
+		)
+		f.Line()
+		return
+	}
+	// An enum some of whose values exist in one version only: Valid keeps
+	// its MQTT 3.1.1 meaning, ValidVersion names the level.
+	f.Comment("Valid reports whether v is a value MQTT 3.1 and 3.1.1 define; see ValidVersion.")
+	f.Func().Params(jen.Id("v").Id(e.Name)).Id("Valid").Params().Bool().Block(jen.Return(jen.Id("v").Dot("validIn").Call(jen.False())))
+	f.Line()
+	f.Comment("ValidVersion reports whether v is a value protocol level l defines.")
+	f.Func().Params(jen.Id("v").Id(e.Name)).Id("ValidVersion").Params(jen.Id("l").Id("ProtocolLevel")).Bool().Block(jen.Return(jen.Id("v").Dot("validIn").Call(jen.Id("isV5").Call(jen.Id("l")))))
+	f.Line()
+	f.Comment("validIn reports whether v is a value of MQTT 5.0 when v5 is set, else of MQTT 3.1 and 3.1.1.")
+	f.Func().Params(jen.Id("v").Id(e.Name)).Id("validIn").Params(jen.Id("v5").Bool()).Bool().Block(
+		jen.Switch(jen.Id("v")).BlockFunc(func(g *jen.Group) {
+			groups := []struct {
+				keep func(Versions) bool
+				ret  jen.Code
+			}{
+				{func(vs Versions) bool { return len(vs) == 0 }, jen.True()},
+				{func(vs Versions) bool { return len(vs) > 0 && vs.v5() }, jen.Id("v5")},
+				{func(vs Versions) bool { return len(vs) > 0 && vs.v3() }, jen.Op("!").Id("v5")},
+			}
+			for _, gr := range groups {
+				var names []jen.Code
 				for _, v := range e.Values {
-					g.Id(v.Name)
+					if !v.Alias && gr.keep(v.Versions) {
+						names = append(names, jen.Id(v.Name))
+					}
 				}
-			}).Return(jen.True()),
-		),
+				if len(names) > 0 {
+					g.Case(names...).Return(gr.ret)
+				}
+			}
+		}),
 		jen.Return(jen.False()),
 	)
 	f.Line()
+}
+
+// versioned reports whether some value of e exists in one version only.
+func versioned(e *Enum) bool {
+	for _, v := range e.Values {
+		if len(v.Versions) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // structFields renders the Go fields of a packet or list element, expanding
@@ -192,6 +285,10 @@ func (r *renderer) goType(fd *Field) *jen.Statement {
 		return jen.Byte()
 	case kindUint16:
 		return jen.Uint16()
+	case kindUint32, kindVarint:
+		return jen.Uint32()
+	case kindProperties:
+		return jen.Id("Properties")
 	case kindString:
 		return jen.String()
 	case kindBinary, kindRest:
@@ -216,7 +313,16 @@ func (r *renderer) packetFile(p *Packet) *jen.File {
 	f := newFile()
 	pk := &packetRenderer{r: r, p: p, t: jen.Id(p.Type)}
 	f.Comment(p.Doc)
-	f.Comment("See MQTT 3.1.1 §" + p.Section + ".")
+	switch {
+	case !p.Versions.v5():
+		f.Comment("See MQTT 3.1.1 §" + p.Section + ".")
+	case !p.Versions.v3():
+		f.Comment("See MQTT 5.0 §" + p.Section + ".")
+	case r.hasV5():
+		f.Comment("See MQTT 3.1.1 §" + p.Section + " and MQTT 5.0 §" + p.Section + ".")
+	default:
+		f.Comment("See MQTT 3.1.1 §" + p.Section + ".")
+	}
 	f.Type().Id(p.Name).StructFunc(func(g *jen.Group) {
 		for _, c := range r.bitFields(p.Flags.Bits) {
 			g.Add(c)
@@ -227,42 +333,93 @@ func (r *renderer) packetFile(p *Packet) *jen.File {
 	})
 	f.Line()
 	recv := jen.Id("p").Op("*").Id(p.Name)
+	level := jen.Id("v").Id("ProtocolLevel")
+	// default3 is the v5 argument of the methods that keep their MQTT 3.1.1
+	// meaning: false, or for a packet that exists only in MQTT 5.0, true.
+	default3 := jen.Lit(!p.Versions.v3())
+	enc := []jen.Code{jen.Id("v5").Bool(), jen.Id("trim").Int()}
 
 	// func (*Publish) Type() Type { return TypePublish }
 	f.Commentf("Type returns %s.", p.Type)
 	f.Func().Params(jen.Op("*").Id(p.Name)).Id("Type").Params().Id("Type").Block(jen.Return(jen.Id(p.Type)))
 	f.Line()
 
-	// func (p *Publish) Size() int { n := p.bodySize(); return 1 + sizeRemainingLength(n) + n }
-	f.Comment("Size returns the length of the encoded packet, fixed header included.")
-	f.Func().Params(recv.Clone()).Id("Size").Params().Int().Block(
-		jen.Id("n").Op(":=").Id("p").Dot("bodySize").Call(),
+	// func (p *Publish) Size() int { return p.size(false, 0) }
+	if p.Versions.v3() {
+		f.Comment("Size returns the length of the MQTT 3.1.1 encoding, fixed header included.")
+	} else {
+		f.Comment("Size returns the length of the encoding, fixed header included.")
+	}
+	f.Func().Params(recv.Clone()).Id("Size").Params().Int().Block(jen.Return(jen.Id("p").Dot("size").Call(default3.Clone(), jen.Lit(0))))
+	f.Line()
+	f.Comment("SizeVersion returns the length of the encoding at protocol level v.")
+	f.Func().Params(recv.Clone()).Id("SizeVersion").Params(level.Clone()).Int().Block(jen.Return(jen.Id("p").Dot("size").Call(jen.Id("isV5").Call(jen.Id("v")), jen.Lit(0))))
+	f.Line()
+	f.Comment("size returns the length of the encoding, leaving out properties as trim says.")
+	f.Func().Params(recv.Clone()).Id("size").Params(enc...).Int().Block(
+		jen.Id("n").Op(":=").Id("p").Dot("bodySize").Call(jen.Id("v5"), jen.Id("trim")),
 		jen.Return(jen.Lit(1).Op("+").Id("sizeRemainingLength").Call(jen.Id("n")).Op("+").Id("n")),
 	)
 	f.Line()
 
+	pk.v5 = func() *jen.Statement { return jen.Id("v5") }
 	f.Comment("bodySize returns the Remaining Length of the encoded packet.")
-	f.Func().Params(recv.Clone()).Id("bodySize").Params().Int().BlockFunc(pk.bodySize)
+	f.Func().Params(recv.Clone()).Id("bodySize").Params(enc...).Int().BlockFunc(pk.bodySize)
 	f.Line()
 
-	// func (p *Publish) Validate() error { _, err := p.validate(); return err }
+	if opt := pk.optional(); len(opt) > 0 {
+		f.Add(comments("trailing returns how many of the optional trailing fields the shortest\n" +
+			"legal encoding keeps: those after the last field that holds a value are\n" +
+			"left out (MQTT 5.0 §2.2.2)."))
+		f.Func().Params(recv.Clone()).Id("trailing").Params(jen.Id("trim").Int()).Int().BlockFunc(func(g *jen.Group) {
+			g.Switch().BlockFunc(func(sg *jen.Group) {
+				for i := len(opt) - 1; i >= 0; i-- {
+					sg.Case(pk.hasValue(opt[i])).Return(jen.Lit(i + 1))
+				}
+			})
+			g.Return(jen.Lit(0))
+		})
+		f.Line()
+	}
+
+	// func (p *Publish) Validate() error { _, err := p.validate(false, 0); return err }
 	f.Add(comments("Validate reports whether the packet may be sent. The error is an *Error\nnaming the field and the rule it breaks."))
 	f.Func().Params(recv.Clone()).Id("Validate").Params().Error().Block(
-		jen.List(jen.Id("_"), jen.Err()).Op(":=").Id("p").Dot("validate").Call(),
+		jen.List(jen.Id("_"), jen.Err()).Op(":=").Id("p").Dot("validate").Call(default3.Clone(), jen.Lit(0)),
+		jen.Return(jen.Err()),
+	)
+	f.Line()
+	f.Comment("ValidateVersion reports whether the packet may be sent at protocol level v.")
+	f.Func().Params(recv.Clone()).Id("ValidateVersion").Params(level.Clone()).Error().Block(
+		jen.List(jen.Id("_"), jen.Err()).Op(":=").Id("p").Dot("validate").Call(jen.Id("isV5").Call(jen.Id("v")), jen.Lit(0)),
 		jen.Return(jen.Err()),
 	)
 	f.Line()
 
 	f.Comment("validate checks every rule the spec gives for sending and returns the body length.")
-	f.Func().Params(recv.Clone()).Id("validate").Params().Params(jen.Int(), jen.Error()).BlockFunc(pk.validate)
+	f.Func().Params(recv.Clone()).Id("validate").Params(enc...).Params(jen.Int(), jen.Error()).BlockFunc(pk.validate)
 	f.Line()
 
-	f.Comment("Append validates the packet and appends its encoding to dst.")
-	f.Func().Params(recv.Clone()).Id("Append").Params(jen.Id("dst").Index().Byte()).Params(jen.Index().Byte(), jen.Error()).BlockFunc(pk.append)
+	if p.Versions.v3() {
+		f.Comment("Append validates the packet and appends its MQTT 3.1.1 encoding to dst.")
+	} else {
+		f.Comment("Append validates the packet and appends its encoding to dst.")
+	}
+	f.Func().Params(recv.Clone()).Id("Append").Params(jen.Id("dst").Index().Byte()).Params(jen.Index().Byte(), jen.Error()).Block(
+		jen.Return(jen.Id("p").Dot("encode").Call(jen.Id("dst"), default3.Clone(), jen.Lit(0))),
+	)
+	f.Line()
+	f.Comment("AppendVersion validates the packet and appends its encoding at protocol level v to dst.")
+	f.Func().Params(recv.Clone()).Id("AppendVersion").Params(jen.Id("dst").Index().Byte(), level.Clone()).Params(jen.Index().Byte(), jen.Error()).Block(
+		jen.Return(jen.Id("p").Dot("encode").Call(jen.Id("dst"), jen.Id("isV5").Call(jen.Id("v")), jen.Lit(0))),
+	)
+	f.Line()
+	f.Comment("encode validates the packet and appends its encoding to dst.")
+	f.Func().Params(recv.Clone()).Id("encode").Params(append([]jen.Code{jen.Id("dst").Index().Byte()}, enc...)...).Params(jen.Index().Byte(), jen.Error()).BlockFunc(pk.append)
 	f.Line()
 
 	// func (p *Publish) WriteTo(w io.Writer) (int64, error) { b, err := p.Append(make(...)); ...; n, err := w.Write(b); return int64(n), err }
-	f.Comment("WriteTo encodes the packet and writes it to w in a single Write call.")
+	f.Comment("WriteTo encodes the packet as Append does and writes it to w in a single Write call.")
 	f.Func().Params(recv.Clone()).Id("WriteTo").Params(jen.Id("w").Qual("io", "Writer")).Params(jen.Int64(), jen.Error()).Block(
 		jen.List(jen.Id("b"), jen.Err()).Op(":=").Id("p").Dot("Append").Call(jen.Make(jen.Index().Byte(), jen.Lit(0), jen.Id("p").Dot("Size").Call())),
 		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Lit(0), jen.Err())),
@@ -271,6 +428,7 @@ func (r *renderer) packetFile(p *Packet) *jen.File {
 	)
 	f.Line()
 
+	pk.v5 = func() *jen.Statement { return jen.Id("d").Dot("v5") }
 	f.Add(comments("decode fills the packet from its fixed header flags and body, checking\nevery rule the spec gives for receiving."))
 	f.Func().Params(recv.Clone()).Id("decode").Params(jen.Id("flags").Byte(), jen.Id("d").Op("*").Id("decoder")).Error().BlockFunc(pk.decode)
 	f.Line()
@@ -290,16 +448,109 @@ func (r *renderer) packetFile(p *Packet) *jen.File {
 	return f
 }
 
+// hasV5 reports whether the spec describes MQTT 5.0 at all.
+func (r *renderer) hasV5() bool {
+	for _, p := range r.spec.Packets {
+		if !p.Versions.v3() {
+			return true
+		}
+		for _, f := range p.Fields {
+			if !f.Versions.v3() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // packetRenderer holds what the method emitters of one packet share.
 type packetRenderer struct {
 	r *renderer
 	p *Packet
 	t jen.Code // the Type constant
 
+	// v5 renders the expression that says whether MQTT 5.0 is being
+	// encoded ("v5") or decoded ("d.v5").
+	v5 func() *jen.Statement
+
 	// offVars names, while decode is rendered, the variables that remember
 	// where a field named by a constraint was read, so its error can point
 	// at that byte.
 	offVars map[string]string
+}
+
+// effective narrows a scope to the packet's own.
+func (pk *packetRenderer) effective(vs Versions) Versions {
+	if len(vs) == 0 {
+		return pk.p.Versions
+	}
+	return vs
+}
+
+// scope renders the version test an element scoped to vs needs within the
+// packet, or nil when it holds wherever the packet exists.
+func (pk *packetRenderer) scope(vs Versions) *jen.Statement {
+	e := pk.effective(vs)
+	if e.v3() == pk.p.Versions.v3() && e.v5() == pk.p.Versions.v5() {
+		return nil
+	}
+	if e.v5() {
+		return pk.v5()
+	}
+	return jen.Op("!").Add(pk.v5())
+}
+
+// guard emits body, wrapped in "if <scope> { }" when vs needs a test.
+func (pk *packetRenderer) guard(g *jen.Group, vs Versions, body func(*jen.Group)) {
+	if c := pk.scope(vs); c != nil {
+		g.If(c).BlockFunc(body)
+		return
+	}
+	body(g)
+}
+
+// ruleOf renders the rule an error reports: rule for MQTT 3.x, rule5 for
+// MQTT 5.0, chosen at run time when the element exists in both.
+func (pk *packetRenderer) ruleOf(vs Versions, rule, rule5 string) jen.Code {
+	e := pk.effective(vs)
+	switch {
+	case rule5 == "" || rule5 == rule:
+		return jen.Lit(rule)
+	case !e.v3():
+		return jen.Lit(rule5)
+	case !e.v5():
+		return jen.Lit(rule)
+	}
+	return jen.Id("ruleFor").Call(pk.v5(), jen.Lit(rule), jen.Lit(rule5))
+}
+
+// optional returns the packet's optional trailing fields, in order.
+func (pk *packetRenderer) optional() []*Field {
+	var out []*Field
+	for _, fd := range pk.p.Fields {
+		if fd.Optional {
+			out = append(out, fd)
+		}
+	}
+	return out
+}
+
+// hasValue renders "the field holds something to encode".
+func (pk *packetRenderer) hasValue(fd *Field) *jen.Statement {
+	if fd.Kind == kindProperties {
+		return field(fd.Name).Dot("size").Call(jen.Id("trim")).Op(">").Lit(0)
+	}
+	return isSet(field(fd.Name), fd.Kind)
+}
+
+// versionFromField emits "v5 = p.ProtocolLevel == 5" for a packet that
+// carries its own version (CONNECT).
+func (pk *packetRenderer) versionFromField(g *jen.Group) {
+	for _, fd := range pk.p.Fields {
+		if fd.SetsVersion {
+			g.Id("v5").Op("=").Id("v5").Op("&&").Add(field(fd.Name)).Op("==").Lit(5)
+		}
+	}
 }
 
 // field returns the accessor of a packet field: p.Name.
@@ -310,9 +561,14 @@ func (pk *packetRenderer) fieldKind(name string) string { return goFields(pk.p)[
 
 // cond renders a spec condition as a Go boolean expression over p.
 func (pk *packetRenderer) cond(c *Cond) *jen.Statement {
-	acc := field(c.Field)
-	kind := pk.fieldKind(c.Field)
+	return condOf(c, field(c.Field), pk.fieldKind(c.Field))
+}
+
+// condOf renders a condition on the field acc of the given kind.
+func condOf(c *Cond, acc *jen.Statement, kind string) *jen.Statement {
 	switch {
+	case c.Prefix != "":
+		return jen.Qual("strings", "HasPrefix").Call(acc, jen.Lit(c.Prefix))
 	case c.Is != "":
 		var set *jen.Statement
 		switch kind {
@@ -375,6 +631,8 @@ func isSet(acc *jen.Statement, kind string) *jen.Statement {
 	switch kind {
 	case kindString, kindBinary, kindRest, kindList:
 		return jen.Len(acc).Op("!=").Lit(0)
+	case kindProperties:
+		return jen.Op("!").Add(acc).Dot("empty").Call()
 	}
 	return acc.Op("!=").Lit(0)
 }
@@ -384,21 +642,62 @@ func isSet(acc *jen.Statement, kind string) *jen.Statement {
 //	n := 0
 //	n += 2 + len(p.TopicName)
 //	if p.QoS != 0 { n += 2 }
+//	if v5 { n += p.Properties.wireSize(trim) }
 //	return n
 func (pk *packetRenderer) bodySize(g *jen.Group) {
 	if len(pk.p.Fields) == 0 {
 		g.Return(jen.Lit(0))
 		return
 	}
+	pk.versionFromField(g)
 	g.Id("n").Op(":=").Lit(0)
-	for _, fd := range pk.p.Fields {
-		stmt := pk.r.sizeStmt(fd, field(fd.Name))
-		if fd.Present != nil {
-			stmt = jen.If(pk.cond(fd.Present)).Block(stmt)
-		}
-		g.Add(stmt)
-	}
+	pk.trailingFields(g, func(fd *Field) []jen.Code { return []jen.Code{pk.r.sizeStmt(fd, field(fd.Name))} })
 	g.Return(jen.Id("n"))
+}
+
+// trailingFields emits each field's statements, wrapped in its version
+// scope and presence condition; optional trailing fields are written only
+// as far as "keep := p.trailing(trim)" says.
+func (pk *packetRenderer) trailingFields(g *jen.Group, stmts func(*Field) []jen.Code) {
+	opt := 0
+	for _, fd := range pk.p.Fields {
+		code := stmts(fd)
+		if fd.Optional {
+			if opt == 0 {
+				keep := jen.Id("p").Dot("trailing").Call(jen.Id("trim"))
+				if c := pk.scope(fd.Versions); c != nil {
+					g.Id("keep").Op(":=").Lit(0)
+					g.If(c).Block(jen.Id("keep").Op("=").Add(keep))
+				} else {
+					g.Id("keep").Op(":=").Add(keep)
+				}
+			}
+			opt++
+			g.If(jen.Id("keep").Op(">=").Lit(opt)).Block(code...)
+			continue
+		}
+		var conds []jen.Code
+		if c := pk.scope(fd.Versions); c != nil {
+			conds = append(conds, c)
+		}
+		if fd.Present != nil {
+			conds = append(conds, pk.cond(fd.Present))
+		}
+		if len(conds) == 0 {
+			for _, c := range code {
+				g.Add(c)
+			}
+			continue
+		}
+		cond := jen.Null()
+		for i, c := range conds {
+			if i > 0 {
+				cond.Op("&&")
+			}
+			cond.Add(c)
+		}
+		g.If(cond).Block(code...)
+	}
 }
 
 // sizeStmt emits "n += <size of acc>" for one field.
@@ -408,6 +707,12 @@ func (r *renderer) sizeStmt(fd *Field, acc *jen.Statement) *jen.Statement {
 		return jen.Id("n").Op("++")
 	case kindUint16:
 		return jen.Id("n").Op("+=").Lit(2)
+	case kindUint32:
+		return jen.Id("n").Op("+=").Lit(4)
+	case kindVarint:
+		return jen.Id("n").Op("+=").Id("sizeRemainingLength").Call(jen.Int().Call(acc))
+	case kindProperties:
+		return jen.Id("n").Op("+=").Add(acc).Dot("wireSize").Call(jen.Id("trim"))
 	case kindString, kindBinary:
 		return jen.Id("n").Op("+=").Lit(2).Op("+").Len(acc)
 	case kindRest:
@@ -454,20 +759,29 @@ func (s site) self() jen.Code {
 }
 
 // checkCall renders the helper call of one check on acc.
-func checkCall(c *Check, acc *jen.Statement) *jen.Statement {
+func checkCall(c *Check, acc *jen.Statement, v5 jen.Code) *jen.Statement {
 	h := checkHelpers[c.Check]
 	switch c.Check {
 	case "enum":
+		if c.versioned {
+			return jen.Id(h.fn).Call(acc.Dot("validIn").Call(v5))
+		}
 		return jen.Id(h.fn).Call(acc.Dot("Valid").Call())
+	case "reason":
+		return jen.Id(h.fn).Call(acc.Dot("in" + c.Reasons).Call())
 	case "maxLen":
 		return jen.Id(h.fn).Call(jen.Len(acc))
 	}
 	return jen.Id(h.fn).Call(acc)
 }
 
-// implicitChecks adds the length bound every string and binary field has on
-// encode, unless the spec names it with a more specific rule.
+// implicitChecks adds the bounds every string, binary and variable byte
+// integer field has on encode, unless the spec names them with a more
+// specific rule.
 func implicitChecks(kind string, checks []*Check) []*Check {
+	if kind == kindVarint {
+		return append([]*Check{{Check: "varint", Rule: "MQTT 5.0 §1.5.5", Rule5: "MQTT5-1.5.5-1"}}, checks...)
+	}
 	if kind != kindString && kind != kindBinary {
 		return checks
 	}
@@ -476,7 +790,7 @@ func implicitChecks(kind string, checks []*Check) []*Check {
 			return checks
 		}
 	}
-	return append([]*Check{{Check: "maxLen", Rule: "MQTT 3.1.1 §1.5.3"}}, checks...)
+	return append([]*Check{{Check: "maxLen", Rule: "MQTT 3.1.1 §1.5.3", Rule5: "MQTT 5.0 §1.5.4"}}, checks...)
 }
 
 // encodeChecks emits, for each check:
@@ -486,63 +800,141 @@ func implicitChecks(kind string, checks []*Check) []*Check {
 //	}
 func (pk *packetRenderer) encodeChecks(g *jen.Group, checks []*Check, acc *jen.Statement, name jen.Code) {
 	for _, c := range checks {
-		g.If(jen.Err().Op(":=").Add(checkCall(c, acc.Clone())), jen.Err().Op("!=").Nil()).Block(
-			jen.Return(jen.Lit(0), jen.Id("encodeError").Call(pk.t, name, jen.Lit(c.Rule), jen.Err())),
-		)
+		pk.guard(g, c.Versions, func(g *jen.Group) {
+			g.If(jen.Err().Op(":=").Add(checkCall(c, acc.Clone(), pk.v5())), jen.Err().Op("!=").Nil()).Block(
+				jen.Return(jen.Lit(0), jen.Id("encodeError").Call(pk.t, name, pk.ruleOf(c.Versions, c.Rule, c.Rule5), jen.Err())),
+			)
+		})
 	}
 }
 
-// decodeChecks is encodeChecks for decoding, where errors carry the offset.
+// decodeChecks is encodeChecks for decoding, where errors carry the offset,
+// and a check marked protocol reports a Protocol Error.
 func (pk *packetRenderer) decodeChecks(g *jen.Group, checks []*Check, acc *jen.Statement, name jen.Code) {
 	for _, c := range checks {
 		if !checkHelpers[c.Check].decode {
 			continue
 		}
-		g.If(jen.Err().Op("=").Add(checkCall(c, acc.Clone())), jen.Err().Op("!=").Nil()).Block(
-			jen.Return(jen.Id("decodeError").Call(pk.t, name, jen.Id("off"), jen.Lit(c.Rule), jen.Err())),
-		)
+		pk.guard(g, c.Versions, func(g *jen.Group) {
+			g.If(jen.Err().Op("=").Add(checkCall(c, acc.Clone(), pk.v5())), jen.Err().Op("!=").Nil()).Block(
+				jen.Return(jen.Id(errFunc(c)).Call(pk.t, name, jen.Id("off"), pk.ruleOf(c.Versions, c.Rule, c.Rule5), jen.Err())),
+			)
+		})
 	}
 }
 
+func errFunc(c *Check) string {
+	if c.Protocol {
+		return "protocolError"
+	}
+	return "decodeError"
+}
+
+// onlyIn emits the refusal to encode a field the version does not have:
+//
+//	if !v5 && !p.Properties.empty() { return 0, encodeError(TypePuback, "Properties", "MQTT 3.1.1 §3.4", errOnlyInV5) }
+func (pk *packetRenderer) onlyIn(g *jen.Group, vs Versions, set *jen.Statement, name jen.Code) {
+	c := pk.scope(vs)
+	if c == nil {
+		return
+	}
+	why, rule := "errOnlyInV5", "MQTT 3.1.1 §"+pk.p.Section
+	if !pk.effective(vs).v5() {
+		why, rule = "errOnlyInV3", "MQTT 5.0 §"+pk.p.Section
+	}
+	g.If(jen.Op("!").Parens(c).Op("&&").Add(set)).Block(
+		jen.Return(jen.Lit(0), jen.Id("encodeError").Call(pk.t, name, jen.Lit(rule), jen.Id(why))),
+	)
+}
+
 // validate emits the body of validate: flag checks, field checks guarded by
-// their presence condition, list bounds, constraints, and the length bound.
+// their version and presence condition, list bounds, constraints, and the
+// length bound.
 func (pk *packetRenderer) validate(g *jen.Group) {
-	for _, b := range pk.p.Flags.Bits {
+	p := pk.p
+	if !p.Versions.v3() {
+		g.If(jen.Op("!").Id("v5")).Block(
+			jen.Return(jen.Lit(0), jen.Id("encodeError").Call(pk.t, jen.Lit(""), jen.Lit("MQTT 3.1.1 §2.2.1"), jen.Id("errOnlyInV5"))),
+		)
+	}
+	pk.versionFromField(g)
+	for _, b := range p.Flags.Bits {
 		pk.encodeChecks(g, b.Checks, field(b.Name), jen.Lit(b.Name))
 	}
-	for _, fd := range pk.p.Fields {
-		if fd.Present == nil {
-			pk.validateField(g, fd)
-			continue
-		}
-		// if <present> { checks } else if <set> { return 0, encodeError(..., errUnexpectedField) }
-		g.If(pk.cond(fd.Present)).BlockFunc(func(bg *jen.Group) { pk.validateField(bg, fd) }).Else().If(isSet(field(fd.Name), fd.Kind)).Block(
-			jen.Return(jen.Lit(0), jen.Id("encodeError").Call(pk.t, jen.Lit(fd.Name), jen.Lit(fd.AbsentRule), jen.Id("errUnexpectedField"))),
-		)
+	for _, fd := range p.Fields {
+		pk.onlyIn(g, fd.Versions, isSet(field(fd.Name), fd.Kind), jen.Lit(fd.Name))
+		pk.guard(g, fd.Versions, func(g *jen.Group) {
+			if fd.Present == nil {
+				pk.validateField(g, fd)
+				return
+			}
+			// if <present> { checks } else if <set> { return 0, encodeError(..., errUnexpectedField) }
+			g.If(pk.cond(fd.Present)).BlockFunc(func(bg *jen.Group) { pk.validateField(bg, fd) }).Else().If(isSet(field(fd.Name), fd.Kind)).Block(
+				jen.Return(jen.Lit(0), jen.Id("encodeError").Call(pk.t, jen.Lit(fd.Name), pk.ruleOf(fd.Versions, fd.AbsentRule, fd.AbsentRule5), jen.Id("errUnexpectedField"))),
+			)
+		})
 	}
-	for _, c := range pk.p.Constraints {
-		g.If(pk.cond(c.When).Op("&&").Add(pk.cond(c.Require.negate()))).Block(
-			jen.Return(jen.Lit(0), jen.Id("encodeError").Call(pk.t, jen.Lit(c.Field), jen.Lit(c.Rule), jen.Id("reason").Call(jen.Lit(c.Reason)))),
-		)
+	for _, c := range p.Constraints {
+		pk.guard(g, c.Versions, func(g *jen.Group) {
+			g.If(pk.cond(c.When).Op("&&").Add(pk.cond(c.Require.negate()))).Block(
+				jen.Return(jen.Lit(0), jen.Id("encodeError").Call(pk.t, jen.Lit(c.Field), pk.ruleOf(c.Versions, c.Rule, c.Rule5), jen.Id("reason").Call(jen.Lit(c.Reason)))),
+			)
+		})
 	}
-	g.Id("n").Op(":=").Id("p").Dot("bodySize").Call()
+	g.Id("n").Op(":=").Id("p").Dot("bodySize").Call(jen.Id("v5"), jen.Id("trim"))
 	g.If(jen.Id("n").Op(">").Id("MaxRemainingLength")).Block(
-		jen.Return(jen.Lit(0), jen.Id("encodeError").Call(pk.t, jen.Lit(""), jen.Lit("MQTT 3.1.1 §2.2.3"), jen.Id("errBodyTooLong"))),
+		jen.Return(jen.Lit(0), jen.Id("encodeError").Call(pk.t, jen.Lit(""), pk.ruleOf(nil, "MQTT 3.1.1 §2.2.3", "MQTT 5.0 §2.1.4"), jen.Id("errBodyTooLong"))),
 	)
 	g.Return(jen.Id("n"), jen.Nil())
+}
+
+// structConstraints emits, for each constraint of a list element e,
+//
+//	if strings.HasPrefix(e.TopicFilter, "$share/") && e.NoLocal { <fail> }
+func (pk *packetRenderer) structConstraints(g *jen.Group, st *Struct, s site, fail func(*Constraint) jen.Code) {
+	kinds := structKinds(st)
+	acc := func(name string) *jen.Statement { return jen.Id("e").Dot(name) }
+	for _, c := range st.Constraints {
+		pk.guard(g, c.Versions, func(g *jen.Group) {
+			g.If(condOf(c.When, acc(c.When.Field), kinds[c.When.Field]).Op("&&").Add(condOf(c.Require.negate(), acc(c.Require.Field), kinds[c.Require.Field]))).Block(fail(c))
+		})
+	}
+}
+
+// bitChecks emits the encode checks of named bits, and the refusal of a bit
+// that the version being encoded reserves.
+func (pk *packetRenderer) bitChecks(g *jen.Group, bits []*Bit, acc func(string) *jen.Statement, name func(string) jen.Code) {
+	for _, b := range bits {
+		if b.Reserved != nil {
+			continue
+		}
+		kind := "enumBits"
+		if b.Type == "bool" {
+			kind = "bool"
+		}
+		set := acc(b.Name)
+		if kind != "bool" {
+			set = set.Op("!=").Lit(0)
+		}
+		pk.onlyIn(g, b.Versions, set, name(b.Name))
+		pk.encodeChecks(g, b.Checks, acc(b.Name), name(b.Name))
+	}
 }
 
 func (pk *packetRenderer) validateField(g *jen.Group, fd *Field) {
 	acc := field(fd.Name)
 	switch fd.Kind {
 	case kindBits:
-		for _, b := range fd.Bits {
-			pk.encodeChecks(g, b.Checks, field(b.Name), jen.Lit(b.Name))
-		}
+		pk.bitChecks(g, fd.Bits, field, func(n string) jen.Code { return jen.Lit(n) })
+	case kindProperties:
+		// if err := p.Properties.validate(TypePuback, "Properties", propsPuback, repeatPuback); err != nil { return 0, err }
+		g.If(jen.Err().Op(":=").Add(acc).Dot("validate").Call(pk.t, jen.Lit(fd.Name), jen.Id("props"+fd.Context), jen.Id("repeat"+fd.Context)), jen.Err().Op("!=").Nil()).Block(
+			jen.Return(jen.Lit(0), jen.Err()),
+		)
 	case kindList:
 		if fd.Min > 0 {
 			g.If(jen.Len(acc.Clone()).Op("<").Lit(fd.Min)).Block(
-				jen.Return(jen.Lit(0), jen.Id("encodeError").Call(pk.t, jen.Lit(fd.Name), jen.Lit(fd.MinRule), jen.Id("errMissingElement"))),
+				jen.Return(jen.Lit(0), jen.Id("encodeError").Call(pk.t, jen.Lit(fd.Name), pk.ruleOf(fd.Versions, fd.MinRule, fd.MinRule5), jen.Id("errMissingElement"))),
 			)
 		}
 		s := site{name: jen.Lit(fd.Name), index: jen.Id("i")}
@@ -559,13 +951,14 @@ func (pk *packetRenderer) validateField(g *jen.Group, fd *Field) {
 				lg.Id("e").Op(":=").Op("&").Add(acc.Clone()).Index(jen.Id("i"))
 				for _, sf := range pk.r.structs[fd.Of].Fields {
 					if sf.Kind == kindBits {
-						for _, b := range sf.Bits {
-							pk.encodeChecks(lg, b.Checks, jen.Id("e").Dot(b.Name), s.field(b.Name))
-						}
+						pk.bitChecks(lg, sf.Bits, func(n string) *jen.Statement { return jen.Id("e").Dot(n) }, s.field)
 						continue
 					}
 					pk.encodeChecks(lg, implicitChecks(sf.Kind, sf.Checks), jen.Id("e").Dot(sf.Name), s.field(sf.Name))
 				}
+				pk.structConstraints(lg, pk.r.structs[fd.Of], s, func(c *Constraint) jen.Code {
+					return jen.Return(jen.Lit(0), jen.Id("encodeError").Call(pk.t, s.field(c.Field), pk.ruleOf(c.Versions, c.Rule, c.Rule5), jen.Id("reason").Call(jen.Lit(c.Reason))))
+				})
 			})
 		}
 	default:
@@ -573,17 +966,18 @@ func (pk *packetRenderer) validateField(g *jen.Group, fd *Field) {
 	}
 }
 
-// append emits the body of Append:
+// append emits the body of encode:
 //
-//	n, err := p.validate()
+//	n, err := p.validate(v5, trim)
 //	if err != nil { return dst, err }
 //	dst = append(dst, byte(TypePublish)<<4|flags)
 //	dst = appendRemainingLength(dst, n)
 //	dst = appendString(dst, p.TopicName)
 //	...
 func (pk *packetRenderer) append(g *jen.Group) {
-	g.List(jen.Id("n"), jen.Err()).Op(":=").Id("p").Dot("validate").Call()
+	g.List(jen.Id("n"), jen.Err()).Op(":=").Id("p").Dot("validate").Call(jen.Id("v5"), jen.Id("trim"))
 	g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Id("dst"), jen.Err()))
+	pk.versionFromField(g)
 	first := jen.Byte().Call(pk.t).Op("<<").Lit(4)
 	if pk.p.Flags.Value != nil {
 		if *pk.p.Flags.Value != 0 {
@@ -595,16 +989,9 @@ func (pk *packetRenderer) append(g *jen.Group) {
 	}
 	g.Id("dst").Op("=").Append(jen.Id("dst"), first)
 	g.Id("dst").Op("=").Id("appendRemainingLength").Call(jen.Id("dst"), jen.Id("n"))
-	for _, fd := range pk.p.Fields {
-		stmts := pk.r.appendField(fd, func(name string) *jen.Statement { return field(name) })
-		if fd.Present != nil {
-			g.If(pk.cond(fd.Present)).Block(stmts...)
-			continue
-		}
-		for _, s := range stmts {
-			g.Add(s)
-		}
-	}
+	pk.trailingFields(g, func(fd *Field) []jen.Code {
+		return pk.r.appendField(fd, func(name string) *jen.Statement { return field(name) })
+	})
 	g.Return(jen.Id("dst"), jen.Nil())
 }
 
@@ -642,6 +1029,12 @@ func (r *renderer) appendField(fd *Field, acc func(string) *jen.Statement) []jen
 		return []jen.Code{dst.Append(jen.Id("dst"), jen.Byte().Call(acc(fd.Name)))}
 	case kindUint16:
 		return []jen.Code{dst.Id("appendUint16").Call(jen.Id("dst"), acc(fd.Name))}
+	case kindUint32:
+		return []jen.Code{dst.Id("appendUint32").Call(jen.Id("dst"), acc(fd.Name))}
+	case kindVarint:
+		return []jen.Code{dst.Id("appendRemainingLength").Call(jen.Id("dst"), jen.Int().Call(acc(fd.Name)))}
+	case kindProperties:
+		return []jen.Code{dst.Add(acc(fd.Name)).Dot("append").Call(jen.Id("dst"), jen.Id("trim"))}
 	case kindString:
 		return []jen.Code{dst.Id("appendString").Call(jen.Id("dst"), acc(fd.Name))}
 	case kindBinary:
@@ -690,19 +1083,26 @@ func lowerFirst(s string) string { return strings.ToLower(s[:1]) + s[1:] }
 // value reused by a Reader holds nothing of the previous packet.
 func (pk *packetRenderer) decode(g *jen.Group) {
 	p := pk.p
+	if !p.Versions.v3() {
+		// if !d.v5 { return decodeError(0, "Type", 0, "MQTT 3.1.1 §2.2.1", errReservedType) }
+		g.If(jen.Op("!").Id("d").Dot("v5")).Block(
+			jen.Return(jen.Id("decodeError").Call(jen.Lit(0), jen.Lit("Type"), jen.Lit(0), jen.Lit("MQTT 3.1.1 §2.2.1"), jen.Id("errOnlyInV5"))),
+		)
+	}
 	if p.Flags.Value != nil {
 		// if flags != 2 { return decodeError(TypePubrel, "Flags", 0, "MQTT-3.6.1-1", errReservedBits) }
 		g.If(jen.Id("flags").Op("!=").Lit(*p.Flags.Value)).Block(
-			jen.Return(jen.Id("decodeError").Call(pk.t, jen.Lit("Flags"), jen.Lit(0), jen.Lit(p.Flags.Rule), jen.Id("errReservedBits"))),
+			jen.Return(jen.Id("decodeError").Call(pk.t, jen.Lit("Flags"), jen.Lit(0), pk.ruleOf(nil, p.Flags.Rule, p.Flags.Rule5), jen.Id("errReservedBits"))),
 		)
 	}
-	needErr, needByte := len(p.Fields) > 0, false
+	needErr, needByte := false, false
 	for _, b := range p.Flags.Bits {
 		needErr = needErr || len(b.Checks) > 0
 	}
 	var walk func([]*Field)
 	walk = func(fs []*Field) {
 		for _, fd := range fs {
+			needErr = needErr || fd.Kind != kindProperties
 			needByte = needByte || fd.Kind == kindUint8 || fd.Kind == kindBits || (fd.Kind == kindList && fd.Of == kindUint8)
 			if st := pk.r.structs[fd.Of]; st != nil {
 				walk(st.Fields)
@@ -734,22 +1134,49 @@ func (pk *packetRenderer) decode(g *jen.Group) {
 	}
 	for _, fd := range p.Fields {
 		s := site{name: jen.Lit(fd.Name)}
-		if fd.Present == nil {
+		var conds []jen.Code
+		if c := pk.scope(fd.Versions); c != nil {
+			conds = append(conds, c)
+		}
+		if fd.Present != nil {
+			conds = append(conds, pk.cond(fd.Present))
+		}
+		if fd.Optional {
+			conds = append(conds, jen.Id("d").Dot("remaining").Call().Op(">").Lit(0))
+		}
+		if len(conds) == 0 {
 			pk.decodeField(g, fd, field, s)
 			continue
 		}
-		g.If(pk.cond(fd.Present)).BlockFunc(func(bg *jen.Group) { pk.decodeField(bg, fd, field, s) }).Else().Block(field(fd.Name).Op("=").Add(zero(fd.Kind)))
+		cond := jen.Null()
+		for i, c := range conds {
+			if i > 0 {
+				cond.Op("&&")
+			}
+			cond.Add(c)
+		}
+		g.If(cond).BlockFunc(func(bg *jen.Group) { pk.decodeField(bg, fd, field, s) }).Else().Block(zeroField(fd))
 	}
 	for _, c := range p.Constraints {
 		offset := jen.Lit(0) // a flag bit sits in the first byte
 		if v := pk.offVars[c.Field]; v != "" {
 			offset = jen.Id(v)
 		}
-		g.If(pk.cond(c.When).Op("&&").Add(pk.cond(c.Require.negate()))).Block(
-			jen.Return(jen.Id("decodeError").Call(pk.t, jen.Lit(c.Field), offset, jen.Lit(c.Rule), jen.Id("reason").Call(jen.Lit(c.Reason)))),
-		)
+		pk.guard(g, c.Versions, func(g *jen.Group) {
+			g.If(pk.cond(c.When).Op("&&").Add(pk.cond(c.Require.negate()))).Block(
+				jen.Return(jen.Id("decodeError").Call(pk.t, jen.Lit(c.Field), offset, pk.ruleOf(c.Versions, c.Rule, c.Rule5), jen.Id("reason").Call(jen.Lit(c.Reason)))),
+			)
+		})
 	}
 	g.Return(jen.Nil())
+}
+
+// zeroField renders the statement that clears a field the packet lacks.
+func zeroField(fd *Field) jen.Code {
+	if fd.Kind == kindProperties {
+		return field(fd.Name).Dot("reset").Call()
+	}
+	return field(fd.Name).Op("=").Add(zero(fd.Kind))
 }
 
 func zero(kind string) jen.Code {
@@ -768,6 +1195,9 @@ func zero(kind string) jen.Code {
 //	if b&0x1 != 0 { return decodeError(TypeConnect, "ConnectFlags", off, "MQTT-3.1.2-3", errReservedBits) }
 //	p.UsernameFlag = b&0x80 != 0
 //	p.WillQoS = QoS(b >> 3 & 0x3)
+//
+// Named bits that one version reserves are read in every version: the
+// reserved check has already made them 0 where they do not exist.
 func (pk *packetRenderer) unpackBits(g *jen.Group, v string, bits []*Bit, acc func(string) *jen.Statement, s site, byteName string) {
 	offset := jen.Id("off")
 	if v == "flags" {
@@ -778,9 +1208,11 @@ func (pk *packetRenderer) unpackBits(g *jen.Group, v string, bits []*Bit, acc fu
 			continue
 		}
 		mask := (1<<b.Width - 1) << b.Bit
-		g.If(jen.Id(v).Op("&").Add(hex(mask)).Op("!=").Add(hex(*b.Reserved << b.Bit))).Block(
-			jen.Return(jen.Id("decodeError").Call(pk.t, s.field(byteName), offset, jen.Lit(b.Rule), jen.Id("errReservedBits"))),
-		)
+		pk.guard(g, b.Versions, func(g *jen.Group) {
+			g.If(jen.Id(v).Op("&").Add(hex(mask)).Op("!=").Add(hex(*b.Reserved << b.Bit))).Block(
+				jen.Return(jen.Id("decodeError").Call(pk.t, s.field(byteName), offset, pk.ruleOf(b.Versions, b.Rule, b.Rule5), jen.Id("errReservedBits"))),
+			)
+		})
 	}
 	for _, b := range bits {
 		if b.Reserved != nil {
@@ -796,9 +1228,11 @@ func (pk *packetRenderer) unpackBits(g *jen.Group, v string, bits []*Bit, acc fu
 		}
 		g.Add(acc(b.Name)).Op("=").Id(b.Type).Call(val.Op("&").Add(hex(1<<b.Width - 1)))
 		for _, c := range b.Checks {
-			g.If(jen.Err().Op("=").Add(checkCall(c, acc(b.Name))), jen.Err().Op("!=").Nil()).Block(
-				jen.Return(jen.Id("decodeError").Call(pk.t, s.field(b.Name), offset.Clone(), jen.Lit(c.Rule), jen.Err())),
-			)
+			pk.guard(g, c.Versions, func(g *jen.Group) {
+				g.If(jen.Err().Op("=").Add(checkCall(c, acc(b.Name), pk.v5())), jen.Err().Op("!=").Nil()).Block(
+					jen.Return(jen.Id(errFunc(c)).Call(pk.t, s.field(b.Name), offset.Clone(), pk.ruleOf(c.Versions, c.Rule, c.Rule5), jen.Err())),
+				)
+			})
 		}
 	}
 }
@@ -840,10 +1274,20 @@ func (pk *packetRenderer) decodeField(g *jen.Group, fd *Field, acc func(string) 
 		}
 	case kindUint16:
 		read("uint16")
+	case kindUint32:
+		read("uint32")
+	case kindVarint:
+		read("varint32")
 	case kindString:
 		read("string")
 	case kindBinary:
 		read("binary")
+	case kindProperties:
+		// if err := p.Properties.decode(d, TypePuback, "Properties", propsPuback, repeatPuback); err != nil { return err }
+		g.If(jen.Err().Op(":=").Add(acc(fd.Name)).Dot("decode").Call(jen.Id("d"), pk.t, jen.Lit(fd.Name), jen.Id("props"+fd.Context), jen.Id("repeat"+fd.Context)), jen.Err().Op("!=").Nil()).Block(
+			jen.Return(jen.Err()),
+		)
+		return
 	case kindRest:
 		g.Add(acc(fd.Name)).Op("=").Id("d").Dot("rest").Call()
 		return
@@ -861,6 +1305,9 @@ func (pk *packetRenderer) decodeField(g *jen.Group, fd *Field, acc func(string) 
 	}
 	pk.rememberOffset(g, fd.Name, s)
 	pk.decodeChecks(g, fd.Checks, acc(fd.Name), s.field(fd.Name))
+	if fd.SetsVersion {
+		g.Id("d").Dot("v5").Op("=").Id("d").Dot("v5").Op("&&").Add(acc(fd.Name)).Op("==").Lit(5)
+	}
 }
 
 // decodeList emits the loop that reads elements to the end of the packet:
@@ -880,6 +1327,13 @@ func (pk *packetRenderer) decodeList(g *jen.Group, fd *Field, acc func(string) *
 			for _, sf := range pk.r.structs[fd.Of].Fields {
 				pk.decodeField(lg, sf, elem, s)
 			}
+			pk.structConstraints(lg, pk.r.structs[fd.Of], s, func(c *Constraint) jen.Code {
+				fn := "decodeError"
+				if c.Protocol {
+					fn = "protocolError"
+				}
+				return jen.Return(jen.Id(fn).Call(pk.t, s.field(c.Field), jen.Id("off"), pk.ruleOf(c.Versions, c.Rule, c.Rule5), jen.Id("reason").Call(jen.Lit(c.Reason))))
+			})
 			lg.Add(list.Clone()).Op("=").Append(list.Clone(), jen.Id("e"))
 		default:
 			elemType := jen.String()
@@ -898,7 +1352,7 @@ func (pk *packetRenderer) decodeList(g *jen.Group, fd *Field, acc func(string) *
 	})
 	if fd.Min > 0 {
 		g.If(jen.Len(list.Clone()).Op("<").Lit(fd.Min)).Block(
-			jen.Return(jen.Id("decodeError").Call(pk.t, jen.Lit(fd.Name), jen.Id("d").Dot("pos").Call(), jen.Lit(fd.MinRule), jen.Id("errMissingElement"))),
+			jen.Return(jen.Id("decodeError").Call(pk.t, jen.Lit(fd.Name), jen.Id("d").Dot("pos").Call(), pk.ruleOf(fd.Versions, fd.MinRule, fd.MinRule5), jen.Id("errMissingElement"))),
 		)
 	}
 }
@@ -922,6 +1376,8 @@ func (pk *packetRenderer) decodeScalarElem(g *jen.Group, fd *Field, s site) {
 
 // str emits String, or headerString when omit names the payload field:
 // w := newFieldWriter("PUBLISH"); w.uint("QoS", ...); ...; return w.close()
+// Fields of MQTT 5.0 alone are shown when they hold a value, so the String
+// of an MQTT 3.1.1 packet reads as before.
 func (pk *packetRenderer) str(g *jen.Group, omit *Field) {
 	g.Id("w").Op(":=").Id("newFieldWriter").Call(jen.Lit(typeString(pk.r, pk.p.Type)))
 	for _, b := range pk.p.Flags.Bits {
@@ -932,13 +1388,27 @@ func (pk *packetRenderer) str(g *jen.Group, omit *Field) {
 			continue
 		}
 		stmts := pk.r.printField(fd, field)
+		var conds []jen.Code
 		if fd.Present != nil {
-			g.If(pk.cond(fd.Present)).Block(stmts...)
+			conds = append(conds, pk.cond(fd.Present))
+		}
+		if pk.p.Versions.v3() && !fd.Versions.v3() {
+			conds = append(conds, isSet(field(fd.Name), fd.Kind))
+		}
+		if len(conds) == 0 {
+			for _, s := range stmts {
+				g.Add(s)
+			}
 			continue
 		}
-		for _, s := range stmts {
-			g.Add(s)
+		cond := jen.Null()
+		for i, c := range conds {
+			if i > 0 {
+				cond.Op("&&")
+			}
+			cond.Add(c)
 		}
+		g.If(cond).Block(stmts...)
 	}
 	g.Return(jen.Id("w").Dot("close").Call())
 }
@@ -962,8 +1432,10 @@ func (r *renderer) printBit(b *Bit, acc func(string) *jen.Statement) jen.Code {
 func (r *renderer) printField(fd *Field, acc func(string) *jen.Statement) []jen.Code {
 	w := func() *jen.Statement { return jen.Id("w") }
 	switch fd.Kind {
-	case kindUint8, kindUint16:
+	case kindUint8, kindUint16, kindUint32, kindVarint:
 		return []jen.Code{w().Dot("uint").Call(jen.Lit(fd.Name), jen.Uint64().Call(acc(fd.Name)))}
+	case kindProperties:
+		return []jen.Code{acc(fd.Name).Dot("write").Call(w(), jen.Lit(fd.Name))}
 	case kindString:
 		return []jen.Code{w().Dot("str").Call(jen.Lit(fd.Name), acc(fd.Name))}
 	case kindBinary, kindRest:
@@ -974,7 +1446,17 @@ func (r *renderer) printField(fd *Field, acc func(string) *jen.Statement) []jen.
 	case kindBits:
 		var out []jen.Code
 		for _, b := range fd.Bits {
-			if b.Reserved == nil {
+			switch {
+			case b.Reserved != nil:
+			case len(b.Versions) > 0 && !b.Versions.v3():
+				// A bit of MQTT 5.0 alone shows when set, so a 3.1.1
+				// packet reads as before.
+				set := acc(b.Name)
+				if b.Type != "bool" {
+					set = set.Op("!=").Lit(0)
+				}
+				out = append(out, jen.If(set).Block(r.printBit(b, acc)))
+			default:
 				out = append(out, r.printBit(b, acc))
 			}
 		}

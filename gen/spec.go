@@ -14,10 +14,112 @@ import (
 // revision (MQTT 5.0 properties, reason codes, AUTH) adds kinds and packets
 // without changing what is already here.
 type Spec struct {
-	Title   string    `json:"title"`
-	Enums   []*Enum   `json:"enums"`
-	Structs []*Struct `json:"structs"`
-	Packets []*Packet `json:"packets"`
+	Title string `json:"title"`
+	// CheckSets names lists of checks that several fields share, such as
+	// the rules every topic filter obeys. A check {"set": name} in a
+	// field's list stands for the set's checks, in order.
+	CheckSets map[string][]*Check `json:"checkSets"`
+	Enums     []*Enum             `json:"enums"`
+	Structs   []*Struct           `json:"structs"`
+	Packets   []*Packet           `json:"packets"`
+
+	// Properties is the MQTT 5.0 property table (§2.2.2.2): it drives the
+	// Properties type and the properties fields of packets.
+	Properties []*Property `json:"properties"`
+
+	// ReasonSets name the reason codes each packet may carry (§2.4).
+	ReasonSets []*ReasonSet `json:"reasonSets"`
+
+	contexts map[string]bool // property contexts named by the table
+	reasons  map[string]bool // reason set names
+}
+
+// Property is one row of the property table.
+type Property struct {
+	ID    int    `json:"id"`
+	Name  string `json:"name"`  // the Go field and the PropertyID suffix
+	Field string `json:"field"` // the Go field when it differs (a slice's plural)
+	Title string `json:"title"` // the standard's name, for String
+	Type  string `json:"type"`  // byte, uint16, uint32, varint, string, binary, stringPair
+	Doc   string `json:"doc"`
+	// In lists the contexts (packet names, or "Will") that allow the
+	// property; Repeat those where it may appear more than once.
+	In     []string `json:"in"`
+	Repeat []string `json:"repeat"`
+	// NonZero and Bool are value rules whose breach is a Protocol Error;
+	// ValueRule names the statement or section.
+	NonZero   bool     `json:"nonZero"`
+	Bool      bool     `json:"bool"`
+	ValueRule string   `json:"valueRule"`
+	Max       int      `json:"max"` // varint maximum, 0 for none
+	Sensitive bool     `json:"sensitive"`
+	Checks    []*Check `json:"checks"` // string checks, with rule5 IDs
+	// Trim orders what an encoder leaves out to fit a size budget: the
+	// properties with Trim 1 go first, then those with Trim 2.
+	Trim int `json:"trim"`
+	// Requires names a property that must be present with this one;
+	// RequiresRule is the statement or section.
+	Requires     string `json:"requires"`
+	RequiresRule string `json:"requiresRule"`
+}
+
+// Go field name of a property.
+func (pr *Property) goName() string {
+	if pr.Field != "" {
+		return pr.Field
+	}
+	return pr.Name
+}
+
+// repeatable reports whether the property is held in a slice: it may repeat
+// in at least one context.
+func (pr *Property) repeatable() bool { return len(pr.Repeat) > 0 }
+
+// Property value types.
+var propertyTypes = map[string]bool{
+	"byte": true, "uint16": true, "uint32": true, "varint": true,
+	"string": true, "binary": true, "stringPair": true,
+}
+
+// ReasonSet is the set of ReasonCode values valid in some packets.
+type ReasonSet struct {
+	Name    string   `json:"name"`
+	Doc     string   `json:"doc"`
+	Packets []string `json:"packets"` // Type values
+	Codes   []string `json:"codes"`   // ReasonCode value names
+}
+
+// Versions scopes a spec element to protocol levels: 3 (MQTT 3.1), 4 (MQTT
+// 3.1.1) and 5 (MQTT 5.0). Empty means every level. 3.1 and 3.1.1 share
+// their packet format, so a scope is empty, [3, 4] or [5].
+type Versions []int
+
+// has reports whether the scope includes level v.
+func (vs Versions) has(v int) bool {
+	if len(vs) == 0 {
+		return true
+	}
+	for _, x := range vs {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// v3 and v5 report whether the scope includes MQTT 3.x and MQTT 5.0.
+func (vs Versions) v3() bool { return vs.has(4) }
+func (vs Versions) v5() bool { return vs.has(5) }
+
+func (vs Versions) validate(where string) error {
+	switch {
+	case len(vs) == 0:
+	case len(vs) == 1 && vs[0] == 5:
+	case len(vs) == 2 && vs[0] == 3 && vs[1] == 4:
+	default:
+		return fmt.Errorf("%s: versions must be [3, 4] or [5], or left out for all", where)
+	}
+	return nil
 }
 
 // Enum is a named byte-sized type with a fixed set of valid values.
@@ -29,10 +131,12 @@ type Enum struct {
 
 // EnumValue is one valid value of an Enum.
 type EnumValue struct {
-	Name   string `json:"name"`
-	Value  int    `json:"value"`
-	String string `json:"string"`
-	Doc    string `json:"doc"`
+	Versions Versions `json:"versions"`
+	Name     string   `json:"name"`
+	Alias    bool     `json:"alias"` // a second name for the number of the value before it
+	Value    int      `json:"value"`
+	String   string   `json:"string"`
+	Doc      string   `json:"doc"`
 }
 
 // Struct is a group of fields repeated in a list, such as SUBSCRIBE's
@@ -41,10 +145,13 @@ type Struct struct {
 	Name   string   `json:"name"`
 	Doc    string   `json:"doc"`
 	Fields []*Field `json:"fields"`
+	// Constraints relate fields of one element, checked for each.
+	Constraints []*Constraint `json:"constraints"`
 }
 
 // Packet is one control packet.
 type Packet struct {
+	Versions    Versions      `json:"versions"`
 	Name        string        `json:"name"`
 	Type        string        `json:"type"`
 	Section     string        `json:"section"`
@@ -59,38 +166,55 @@ type Packet struct {
 type Flags struct {
 	Value *int   `json:"value"`
 	Rule  string `json:"rule"`
+	Rule5 string `json:"rule5"` // the MQTT 5.0 rule, when the packet exists in both
 	Bits  []*Bit `json:"bits"`
 }
 
 // Field kinds.
 const (
-	kindUint8  = "uint8"  // one byte, optionally of an enum type
-	kindUint16 = "uint16" // two bytes, big-endian
-	kindString = "string" // two-byte length, UTF-8 (§1.5.3)
-	kindBinary = "binary" // two-byte length, raw bytes
-	kindBits   = "bits"   // one byte split into named bits
-	kindRest   = "rest"   // everything to the end of the packet
-	kindList   = "list"   // repeated element to the end of the packet
+	kindVarint     = "varint"     // variable byte integer (MQTT 5.0 §1.5.5)
+	kindUint32     = "uint32"     // four bytes, big-endian (MQTT 5.0 §1.5.3)
+	kindProperties = "properties" // MQTT 5.0 properties block (§2.2.2)
+	kindUint8      = "uint8"      // one byte, optionally of an enum type
+	kindUint16     = "uint16"     // two bytes, big-endian
+	kindString     = "string"     // two-byte length, UTF-8 (§1.5.3)
+	kindBinary     = "binary"     // two-byte length, raw bytes
+	kindBits       = "bits"       // one byte split into named bits
+	kindRest       = "rest"       // everything to the end of the packet
+	kindList       = "list"       // repeated element to the end of the packet
 )
 
 // Field is one element of a variable header or payload.
 type Field struct {
-	Name       string   `json:"name"`
-	Kind       string   `json:"kind"`
-	Type       string   `json:"type"` // enum type of a uint8 field or uint8 list element
-	Of         string   `json:"of"`   // list element: a struct name, "string" or "uint8"
-	Doc        string   `json:"doc"`
-	Sensitive  bool     `json:"sensitive"`
-	Present    *Cond    `json:"present"`
-	AbsentRule string   `json:"absentRule"`
-	Checks     []*Check `json:"checks"`
-	Bits       []*Bit   `json:"bits"`
-	Min        int      `json:"min"`
-	MinRule    string   `json:"minRule"`
+	Versions    Versions `json:"versions"`
+	Name        string   `json:"name"`
+	Kind        string   `json:"kind"`
+	Type        string   `json:"type"` // enum type of a uint8 field or uint8 list element
+	Of          string   `json:"of"`   // list element: a struct name, "string" or "uint8"
+	Doc         string   `json:"doc"`
+	Sensitive   bool     `json:"sensitive"`
+	Present     *Cond    `json:"present"`
+	AbsentRule  string   `json:"absentRule"`
+	AbsentRule5 string   `json:"absentRule5"`
+	Checks      []*Check `json:"checks"`
+	Bits        []*Bit   `json:"bits"`
+	Min         int      `json:"min"`
+	MinRule     string   `json:"minRule"`
+	MinRule5    string   `json:"minRule5"`
+	// Optional marks a trailing field present only when bytes remain, as
+	// the reason code and properties of the MQTT 5.0 acks; the encoder
+	// leaves out the longest run of such fields that hold their defaults.
+	Optional bool `json:"optional"`
+	// Context names the property table context of a properties field.
+	Context string `json:"context"`
+	// SetsVersion marks CONNECT's protocol level: the packet carries its
+	// own version.
+	SetsVersion bool `json:"setsVersion"`
 }
 
 // Bit is a named bit field, or reserved bits with a required value.
 type Bit struct {
+	Versions Versions `json:"versions"`
 	Name     string   `json:"name"`
 	Reserved *int     `json:"reserved"`
 	Bit      int      `json:"bit"`
@@ -98,22 +222,41 @@ type Bit struct {
 	Type     string   `json:"type"` // "bool" or an enum
 	Doc      string   `json:"doc"`
 	Rule     string   `json:"rule"`
+	Rule5    string   `json:"rule5"`
 	Checks   []*Check `json:"checks"`
 }
 
 // Check names a validation helper and the conformance statement it enforces.
+//
+// Rule is the statement of MQTT 3.1 and 3.1.1 ("MQTT-3.3.2-2") and Rule5 the
+// one of MQTT 5.0 ("MQTT5-3.3.2-2"): the standards reuse numbers with other
+// meanings, so a 5.0 rule is always written with its own prefix. Set names a
+// check set to expand in place of this entry.
 type Check struct {
-	Check string `json:"check"`
-	Rule  string `json:"rule"`
+	Set      string   `json:"set"`
+	Versions Versions `json:"versions"`
+	Check    string   `json:"check"`
+	Rule     string   `json:"rule"`
+	Rule5    string   `json:"rule5"`
+	// Reasons names the reason set of a "reason" check.
+	Reasons   string `json:"reasons"`
+	versioned bool   // an enum check of an enum with values of one version
+
+	// Protocol marks a check whose breach, on receipt, is a Protocol Error
+	// (MQTT 5.0 reason code 0x82) rather than a Malformed Packet (0x81).
+	Protocol bool `json:"protocol"`
 }
 
 // Constraint is a rule across fields: when When holds, Require must hold.
 type Constraint struct {
-	Rule    string `json:"rule"`
-	Field   string `json:"field"`
-	Reason  string `json:"reason"`
-	When    *Cond  `json:"when"`
-	Require *Cond  `json:"require"`
+	Versions Versions `json:"versions"`
+	Protocol bool     `json:"protocol"` // on receipt a Protocol Error (0x82), not malformed
+	Rule     string   `json:"rule"`
+	Rule5    string   `json:"rule5"`
+	Field    string   `json:"field"`
+	Reason   string   `json:"reason"`
+	When     *Cond    `json:"when"`
+	Require  *Cond    `json:"require"`
 }
 
 // payload returns the packet's last field when it is a payload no rule
@@ -146,10 +289,11 @@ func (p *Packet) payload() *Field {
 // Cond is a test on one field: Is "set"/"unset", or equality with Eq or Ne
 // (a number, or a string for string fields).
 type Cond struct {
-	Field string `json:"field"`
-	Is    string `json:"is"`
-	Eq    any    `json:"eq"`
-	Ne    any    `json:"ne"`
+	Field  string `json:"field"`
+	Is     string `json:"is"`
+	Eq     any    `json:"eq"`
+	Ne     any    `json:"ne"`
+	Prefix string `json:"prefix"` // a string field starts with it; in "when" only
 }
 
 // checkHelpers maps the check names a spec may use to the hand-written
@@ -166,9 +310,13 @@ var checkHelpers = map[string]struct {
 	"noWildcards":   {"checkNoWildcards", []string{kindString}, true},
 	"hashPlacement": {"checkHashPlacement", []string{kindString}, true},
 	"plusPlacement": {"checkPlusPlacement", []string{kindString}, true},
+	"shareName":     {"checkShareName", []string{kindString}, true},
+	"sharedFilter":  {"checkSharedFilter", []string{kindString}, true},
 	"maxLen":        {"checkLen16", []string{kindString, kindBinary}, false},
 	"nonZero":       {"checkNonZero", []string{kindUint16}, true},
 	"enum":          {"checkEnum", []string{kindUint8, "enumBits"}, true},
+	"reason":        {"checkEnum", []string{kindUint8}, true},
+	"varint":        {"checkVarint", []string{kindVarint}, false},
 }
 
 // loadSpec reads a spec strictly: unknown keys and trailing data are errors.
@@ -189,6 +337,9 @@ func parseSpec(name string, data []byte) (*Spec, error) {
 	}
 	if dec.More() {
 		return nil, fmt.Errorf("%s: data after the top-level object", name)
+	}
+	if err := s.expandCheckSets(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	if err := s.validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -220,7 +371,19 @@ func (s *Spec) validate() error {
 		}
 		seen := map[int]bool{}
 		for _, v := range e.Values {
+			if v.Alias {
+				if err := declare(v.Name, "enum value"); err != nil {
+					return err
+				}
+				if !seen[v.Value] {
+					return fmt.Errorf("enum %s: alias %s must follow the value it renames", e.Name, v.Name)
+				}
+				continue
+			}
 			if err := declare(v.Name, "enum value"); err != nil {
+				return err
+			}
+			if err := v.Versions.validate("enum value " + v.Name); err != nil {
 				return err
 			}
 			if v.Value < 0 || v.Value > 255 || seen[v.Value] {
@@ -230,16 +393,63 @@ func (s *Spec) validate() error {
 		}
 		enums[e.Name] = e
 	}
-	if enums["Type"] == nil {
-		return fmt.Errorf("the spec must declare enum Type")
+	for _, name := range []string{"Type", "ProtocolLevel", "ReasonCode"} {
+		if enums[name] == nil {
+			return fmt.Errorf("the spec must declare enum %s: the runtime of package packets uses it", name)
+		}
+	}
+	if err := s.validateProperties(names); err != nil {
+		return err
+	}
+	s.reasons = map[string]bool{}
+	for _, rs := range s.ReasonSets {
+		if rs.Name == "" || s.reasons[rs.Name] || rs.Doc == "" || len(rs.Codes) == 0 || len(rs.Packets) == 0 {
+			return fmt.Errorf("reason set %q needs a unique name, a doc, packets and codes", rs.Name)
+		}
+		s.reasons[rs.Name] = true
+		if enums["ReasonCode"] == nil {
+			return fmt.Errorf("reason set %s: the spec declares no enum ReasonCode", rs.Name)
+		}
+		for _, c := range rs.Codes {
+			if enumValue(enums["ReasonCode"], c) == nil {
+				return fmt.Errorf("reason set %s: %q is not a ReasonCode value", rs.Name, c)
+			}
+		}
+		for _, t := range rs.Packets {
+			if enumValue(enums["Type"], t) == nil {
+				return fmt.Errorf("reason set %s: %q is not a Type value", rs.Name, t)
+			}
+		}
 	}
 	structs := map[string]*Struct{}
 	for _, st := range s.Structs {
 		if err := declare(st.Name, "struct"); err != nil {
 			return err
 		}
-		if err := validateFields("struct "+st.Name, st.Fields, enums, nil, false); err != nil {
+		if err := s.validateFields("struct "+st.Name, st.Fields, enums, nil, false); err != nil {
 			return err
+		}
+		kinds := structKinds(st)
+		for _, c := range st.Constraints {
+			w := "struct " + st.Name + " constraint " + c.Rule
+			if err := c.Versions.validate(w); err != nil {
+				return err
+			}
+			if c.Rule == "" || c.Reason == "" || c.When == nil || c.Require == nil || c.Require.Prefix != "" {
+				return fmt.Errorf("%s: a constraint needs rule, reason, when and a require without prefix", w)
+			}
+			for _, cond := range []*Cond{c.When, c.Require} {
+				k, ok := kinds[cond.Field]
+				if !ok {
+					return fmt.Errorf("%s: condition names unknown field %q", w, cond.Field)
+				}
+				if cond.Prefix != "" && k != kindString {
+					return fmt.Errorf("%s: prefix applies to strings", w)
+				}
+			}
+			if _, ok := kinds[c.Field]; !ok {
+				return fmt.Errorf("%s: constraint names unknown field %q", w, c.Field)
+			}
 		}
 		structs[st.Name] = st
 	}
@@ -257,6 +467,9 @@ func (s *Spec) validate() error {
 		}
 		usedTypes[p.Type] = true
 		where := "packet " + p.Name
+		if err := p.Versions.validate(where); err != nil {
+			return err
+		}
 		if (p.Flags.Value == nil) == (p.Flags.Bits == nil) {
 			return fmt.Errorf("%s: flags need exactly one of value and bits", where)
 		}
@@ -266,7 +479,12 @@ func (s *Spec) validate() error {
 		if err := validateBits(where+" flags", p.Flags.Bits, 4, enums); err != nil {
 			return err
 		}
-		if err := validateFields(where, p.Fields, enums, structs, true); err != nil {
+		for _, f := range p.Fields {
+			if len(f.Versions) == 0 {
+				f.Versions = p.Versions // a field exists where its packet does
+			}
+		}
+		if err := s.validateFields(where, p.Fields, enums, structs, true); err != nil {
 			return err
 		}
 		fields := goFields(p)
@@ -278,6 +496,9 @@ func (s *Spec) validate() error {
 			}
 		}
 		for _, c := range p.Constraints {
+			if err := c.Versions.validate(where + " constraint " + c.Rule); err != nil {
+				return err
+			}
 			if c.Rule == "" || c.Reason == "" || c.When == nil || c.Require == nil {
 				return fmt.Errorf("%s: a constraint needs rule, reason, when and require", where)
 			}
@@ -294,10 +515,31 @@ func (s *Spec) validate() error {
 	return nil
 }
 
-func validateFields(where string, fields []*Field, enums map[string]*Enum, structs map[string]*Struct, inPacket bool) error {
+func (s *Spec) validateFields(where string, fields []*Field, enums map[string]*Enum, structs map[string]*Struct, inPacket bool) error {
 	seen := map[string]bool{}
+	// last reports whether f is the last field of every version it exists in.
+	last := func(i int) bool {
+		for _, g := range fields[i+1:] {
+			if (g.Versions.v3() && fields[i].Versions.v3()) || (g.Versions.v5() && fields[i].Versions.v5()) {
+				return false
+			}
+		}
+		return true
+	}
+	// trailing reports whether only optional fields follow f in its versions.
+	trailing := func(i int) bool {
+		for _, g := range fields[i+1:] {
+			if !g.Optional && ((g.Versions.v3() && fields[i].Versions.v3()) || (g.Versions.v5() && fields[i].Versions.v5())) {
+				return false
+			}
+		}
+		return true
+	}
 	for i, f := range fields {
 		w := where + " field " + f.Name
+		if err := f.Versions.validate(w); err != nil {
+			return err
+		}
 		if !token.IsIdentifier(f.Name) || !token.IsExported(f.Name) || seen[f.Name] {
 			return fmt.Errorf("%s: bad or repeated name", w)
 		}
@@ -311,7 +553,7 @@ func validateFields(where string, fields []*Field, enums map[string]*Enum, struc
 		checkKind := f.Kind
 		switch f.Kind {
 		case kindUint8:
-		case kindUint16, kindString, kindBinary:
+		case kindUint16, kindString, kindBinary, kindVarint, kindUint32:
 			if f.Type != "" {
 				return fmt.Errorf("%s: only uint8 fields take an enum type", w)
 			}
@@ -322,8 +564,12 @@ func validateFields(where string, fields []*Field, enums map[string]*Enum, struc
 			if len(f.Checks) > 0 {
 				return fmt.Errorf("%s: checks of bits belong on the bits", w)
 			}
+		case kindProperties:
+			if !s.contexts[f.Context] || !inPacket || len(f.Checks) > 0 {
+				return fmt.Errorf("%s: properties need a context of the property table, and no checks", w)
+			}
 		case kindRest, kindList:
-			if i != len(fields)-1 || !inPacket {
+			if !last(i) || !inPacket {
 				return fmt.Errorf("%s: %s must be the last field of a packet", w, f.Kind)
 			}
 			if f.Kind == kindList {
@@ -346,6 +592,23 @@ func validateFields(where string, fields []*Field, enums map[string]*Enum, struc
 		default:
 			return fmt.Errorf("%s: unknown kind %q", w, f.Kind)
 		}
+		if f.Kind != kindProperties && f.Context != "" {
+			return fmt.Errorf("%s: context belongs to properties", w)
+		}
+		if f.Optional && (!inPacket || f.Present != nil || !trailing(i) || !f.Versions.v5() || f.Versions.v3()) {
+			return fmt.Errorf("%s: optional fields are MQTT 5.0 packet fields, trailing, without present", w)
+		}
+		if f.SetsVersion && (f.Kind != kindUint8 || f.Type != "ProtocolLevel" || !inPacket) {
+			return fmt.Errorf("%s: setsVersion belongs to a ProtocolLevel byte", w)
+		}
+		for _, c := range f.Checks {
+			if c.Check == "enum" && enums[f.Type] != nil && versioned(enums[f.Type]) {
+				c.versioned = true
+			}
+			if c.Check == "reason" && (f.Type != "ReasonCode" || !s.reasons[c.Reasons]) {
+				return fmt.Errorf("%s: a reason check needs a ReasonCode field and a known reason set", w)
+			}
+		}
 		if (f.Kind != kindList) && (f.Of != "" || f.Min != 0 || f.MinRule != "") {
 			return fmt.Errorf("%s: of/min/minRule belong to lists", w)
 		}
@@ -366,8 +629,11 @@ func validateFields(where string, fields []*Field, enums map[string]*Enum, struc
 }
 
 func validateBits(where string, bits []*Bit, width int, enums map[string]*Enum) error {
-	var used uint
+	var used3, used5 uint // bits used in MQTT 3.x and in 5.0
 	for _, b := range bits {
+		if err := b.Versions.validate(where); err != nil {
+			return err
+		}
 		if b.Width == 0 {
 			b.Width = 1
 		}
@@ -375,10 +641,15 @@ func validateBits(where string, bits []*Bit, width int, enums map[string]*Enum) 
 			return fmt.Errorf("%s: bits %d+%d do not fit in %d", where, b.Bit, b.Width, width)
 		}
 		mask := uint(1<<b.Width-1) << b.Bit
-		if used&mask != 0 {
+		if (b.Versions.v3() && used3&mask != 0) || (b.Versions.v5() && used5&mask != 0) {
 			return fmt.Errorf("%s: bit %d overlaps another", where, b.Bit)
 		}
-		used |= mask
+		if b.Versions.v3() {
+			used3 |= mask
+		}
+		if b.Versions.v5() {
+			used5 |= mask
+		}
 		if b.Reserved != nil {
 			if b.Name != "" || b.Rule == "" || *b.Reserved < 0 || *b.Reserved >= 1<<b.Width {
 				return fmt.Errorf("%s: reserved bits at %d need a rule, a value that fits, and no name", where, b.Bit)
@@ -394,6 +665,9 @@ func validateBits(where string, bits []*Bit, width int, enums map[string]*Enum) 
 				return fmt.Errorf("%s: bool bit %s is one bit wide without checks", where, b.Name)
 			}
 		case enums[b.Type] != nil:
+			for _, c := range b.Checks {
+				c.versioned = c.Check == "enum" && versioned(enums[b.Type])
+			}
 			if err := validateChecks(where+" "+b.Name, b.Checks, "enumBits"); err != nil {
 				return err
 			}
@@ -406,6 +680,9 @@ func validateBits(where string, bits []*Bit, width int, enums map[string]*Enum) 
 
 func validateChecks(where string, checks []*Check, kind string) error {
 	for _, c := range checks {
+		if err := c.Versions.validate(where + " check " + c.Check); err != nil {
+			return err
+		}
 		h, ok := checkHelpers[c.Check]
 		if !ok {
 			return fmt.Errorf("%s: unknown check %q", where, c.Check)
@@ -447,6 +724,9 @@ func validateCond(where string, c *Cond, fields map[string]goField, before []*Fi
 		return fmt.Errorf("%s: condition on %q, which is not decoded before it", where, c.Field)
 	}
 	n := 0
+	if c.Prefix != "" {
+		return fmt.Errorf("%s: prefix belongs to struct constraints", where)
+	}
 	if c.Is != "" {
 		n++
 		if c.Is != "set" && c.Is != "unset" {
@@ -504,6 +784,166 @@ func goFields(p *Packet) map[string]goField {
 			continue
 		}
 		m[f.Name] = goField{kind: f.Kind}
+	}
+	return m
+}
+
+// expandCheckSets replaces every {"set": name} entry of a check list with
+// the checks of that set. Sets do not nest.
+func (s *Spec) expandCheckSets() error {
+	for name, set := range s.CheckSets {
+		for _, c := range set {
+			if c.Set != "" {
+				return fmt.Errorf("check set %s: sets do not nest", name)
+			}
+		}
+	}
+	used := map[string]bool{}
+	expand := func(where string, checks []*Check) ([]*Check, error) {
+		var out []*Check
+		for _, c := range checks {
+			if c.Set == "" {
+				out = append(out, c)
+				continue
+			}
+			set, ok := s.CheckSets[c.Set]
+			if !ok {
+				return nil, fmt.Errorf("%s: unknown check set %q", where, c.Set)
+			}
+			if c.Check != "" || c.Rule != "" || c.Rule5 != "" {
+				return nil, fmt.Errorf("%s: a set entry names only the set", where)
+			}
+			used[c.Set] = true
+			for _, sc := range set {
+				cp := *sc
+				if len(c.Versions) > 0 {
+					cp.Versions = c.Versions
+				}
+				out = append(out, &cp)
+			}
+		}
+		return out, nil
+	}
+	var err error
+	fields := func(where string, fs []*Field) {
+		for _, f := range fs {
+			if err != nil {
+				return
+			}
+			if f.Checks, err = expand(where+" field "+f.Name, f.Checks); err != nil {
+				return
+			}
+			for _, b := range f.Bits {
+				if b.Checks, err = expand(where+" bit "+b.Name, b.Checks); err != nil {
+					return
+				}
+			}
+		}
+	}
+	for _, st := range s.Structs {
+		fields("struct "+st.Name, st.Fields)
+	}
+	for _, p := range s.Packets {
+		fields("packet "+p.Name, p.Fields)
+		for _, b := range p.Flags.Bits {
+			if err == nil {
+				b.Checks, err = expand("packet "+p.Name+" flag "+b.Name, b.Checks)
+			}
+		}
+	}
+	if err != nil {
+		return err
+	}
+	for name := range s.CheckSets {
+		if !used[name] {
+			return fmt.Errorf("check set %s is never used", name)
+		}
+	}
+	return nil
+}
+
+// enumValue returns the value of e named name, or nil.
+func enumValue(e *Enum, name string) *EnumValue {
+	for _, v := range e.Values {
+		if v.Name == name {
+			return v
+		}
+	}
+	return nil
+}
+
+// validateProperties checks the property table and records its contexts.
+func (s *Spec) validateProperties(names map[string]string) error {
+	s.contexts = map[string]bool{}
+	ids := map[int]bool{}
+	fields := map[string]bool{}
+	for _, pr := range s.Properties {
+		w := fmt.Sprintf("property %#02x %s", pr.ID, pr.Name)
+		if pr.ID < 1 || pr.ID > 63 || ids[pr.ID] {
+			return fmt.Errorf("%s: id must be 1..63 and unique", w)
+		}
+		ids[pr.ID] = true
+		if !token.IsIdentifier(pr.Name) || !token.IsExported(pr.Name) || fields[pr.goName()] || pr.Doc == "" || pr.Title == "" {
+			return fmt.Errorf("%s: needs a unique exported name, a title and a doc", w)
+		}
+		fields[pr.goName()] = true
+		if !propertyTypes[pr.Type] {
+			return fmt.Errorf("%s: unknown type %q", w, pr.Type)
+		}
+		if len(pr.In) == 0 {
+			return fmt.Errorf("%s: allowed in no packet", w)
+		}
+		in := map[string]bool{}
+		for _, c := range pr.In {
+			in[c] = true
+			s.contexts[c] = true
+		}
+		for _, c := range pr.Repeat {
+			if !in[c] {
+				return fmt.Errorf("%s: repeats in %s, which does not allow it", w, c)
+			}
+		}
+		if (pr.NonZero || pr.Bool || pr.Max > 0) && pr.ValueRule == "" {
+			return fmt.Errorf("%s: a value rule needs valueRule", w)
+		}
+		kind := ""
+		switch pr.Type {
+		case "string":
+			kind = kindString
+		case "binary":
+			kind = kindBinary
+		}
+		if pr.Type == "stringPair" {
+			kind = kindString
+		}
+		if len(pr.Checks) > 0 && kind != kindString {
+			return fmt.Errorf("%s: checks apply to strings only", w)
+		}
+		if err := validateChecks(w, pr.Checks, kind); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// structKinds returns the Go-level kind of each field of a struct element,
+// with bits fields expanded into their named bits.
+func structKinds(st *Struct) map[string]string {
+	m := map[string]string{}
+	for _, f := range st.Fields {
+		if f.Kind != kindBits {
+			m[f.Name] = f.Kind
+			continue
+		}
+		for _, b := range f.Bits {
+			if b.Reserved != nil {
+				continue
+			}
+			m[b.Name] = "enumBits"
+			if b.Type == "bool" {
+				m[b.Name] = "bool"
+			}
+		}
 	}
 	return m
 }

@@ -623,12 +623,16 @@ func TestEnums(t *testing.T) {
 		assert.Equal(t, ok, typ.Valid(), "Type(%d).Valid", v)
 		if ok {
 			assert.Equal(t, name, typ.String())
-			assert.Equal(t, typ, newPacket(typ).Type())
+			assert.Equal(t, typ, newPacket(typ, false).Type())
 		} else {
-			assert.Nil(t, newPacket(typ))
+			assert.Nil(t, newPacket(typ, false))
 		}
 	}
-	assert.Equal(t, "Type(15)", Type(15).String())
+	// AUTH (15) exists in MQTT 5.0 only: reserved in 3.1.1, it has a name.
+	assert.Equal(t, "AUTH", Type(15).String())
+	assert.True(t, TypeAuth.ValidVersion(ProtocolMQTT5))
+	assert.Equal(t, TypeAuth, newPacket(TypeAuth, true).Type())
+	assert.Equal(t, "Type(0)", Type(0).String())
 
 	for v := 0; v < 256; v++ {
 		assert.Equal(t, v <= 2, QoS(v).Valid(), "QoS %d", v)

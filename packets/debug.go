@@ -89,6 +89,21 @@ func (w *fieldWriter) elemUint(v uint64) {
 	w.b = strconv.AppendUint(w.b, v, 10)
 }
 
+// openStruct starts a named group of fields, such as Properties:{…};
+// closeElem ends it.
+func (w *fieldWriter) openStruct(n string) {
+	w.name(n)
+	w.b = append(w.b, '{')
+	w.first = true
+}
+
+func (w *fieldWriter) elemPair(k, v string) {
+	w.sep()
+	w.b = strconv.AppendQuote(w.b, k)
+	w.b = append(w.b, ':')
+	w.b = strconv.AppendQuote(w.b, v)
+}
+
 func (w *fieldWriter) close() string {
 	return string(append(w.b, '}'))
 }

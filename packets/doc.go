@@ -1,10 +1,33 @@
-// Package packets encodes and decodes the fourteen MQTT 3.1.1 control
-// packets (and MQTT 3.1's CONNECT).
+// Package packets encodes and decodes the MQTT control packets of MQTT 3.1,
+// 3.1.1 and 5.0: the fourteen packets of 3.1.1 (and 3.1's CONNECT), and in
+// 5.0 their properties, reason codes and short acknowledgment forms, and
+// AUTH.
 //
-// The packet types and their methods are generated from spec/mqtt311.json by
-// the gen command; the hand-written files hold the wire primitives, the
-// checks the generated code calls, the error type and the Reader. Do not
-// edit *_gen.go: change the spec or gen and run go generate.
+// The packet types and their methods are generated from spec/mqtt.json, one
+// spec for every version, by the gen command; the hand-written files hold
+// the wire primitives, the checks the generated code calls, the error type
+// and the Reader. Do not edit *_gen.go: change the spec or gen and run go
+// generate.
+//
+// # Versions
+//
+// One type serves each packet in every version: the MQTT 5.0 fields
+// (ReasonCode, ReasonCodes, Properties, WillProperties, the subscription
+// options) are ignored in 3.1.1 and must then be left empty. The calls that
+// take no protocol level (Append, Size, Validate, WriteTo, Decode,
+// ReadPacket, a Reader before SetProtocol) speak MQTT 3.1.1, so code written
+// for 3.1.1 keeps working. AppendVersion, SizeVersion, ValidateVersion,
+// DecodeVersion and Reader.SetProtocol take the negotiated level;
+// ProtocolMQTT5 selects 5.0. CONNECT is the exception: it carries its level,
+// and ProtocolLevel decides how it is encoded and decoded. AUTH exists only
+// in 5.0.
+//
+// Properties is a value with a presence mask (Present) rather than pointers,
+// so that encoding allocates nothing; User Properties and Subscription
+// Identifiers are slices and keep their order. Encoding writes the shortest
+// legal form of the acknowledgments, DISCONNECT and AUTH, and AppendWithin
+// fits a packet into the peer's Maximum Packet Size by leaving out the
+// Reason String and then the User Properties where MQTT 5.0 allows it.
 //
 // # Encoding
 //
@@ -20,7 +43,10 @@
 // io.Reader, and a Reader reads a stream of packets reusing its buffer and
 // one value per packet type. Every defect is an *Error naming the packet, the
 // field, the byte offset and the conformance statement (such as MQTT-3.3.2-2)
-// it violates, and wraps ErrMalformed, ErrTooLarge or io.ErrUnexpectedEOF.
+// it violates (MQTT5-… for 5.0 statements), and wraps ErrMalformed,
+// ErrTooLarge or io.ErrUnexpectedEOF. For a defect, Error.Code is the MQTT
+// 5.0 reason code to close the connection with: ReasonMalformedPacket, or
+// ReasonProtocolError where the standard calls the defect a Protocol Error.
 // Lengths are checked against the limit before any buffer grows; nothing
 // panics on hostile input.
 //
@@ -34,10 +60,11 @@
 // # Memory
 //
 // Byte slices in a packet from Decode alias the input slice. A packet from
-// Reader.ReadPacket, with every slice in it, is valid only until the next
-// call to ReadPacket. Strings are always copies.
+// Reader.ReadPacket, with every slice in it (Properties' slices included),
+// is valid only until the next call to ReadPacket. Strings are always
+// copies.
 //
 // The package has no goroutines and no global mutable state.
 package packets
 
-//go:generate go run ../gen -spec spec/mqtt311.json
+//go:generate go run ../gen -spec spec/mqtt.json

@@ -32,6 +32,13 @@ type Error struct {
 	Rule   string // conformance ID such as "MQTT-3.3.2-2", or a spec section
 	Reason string // what is wrong, in words
 	Err    error  // ErrMalformed, ErrTooLarge or io.ErrUnexpectedEOF
+
+	// Code is, for a decoding error wrapping ErrMalformed, the reason code
+	// an MQTT 5.0 receiver closes the connection with (§4.13): 0x81
+	// Malformed Packet, or 0x82 Protocol Error where the standard calls the
+	// defect one (a repeated property, a forbidden property value). It is
+	// 0 for other errors.
+	Code ReasonCode
 }
 
 // Error describes the defect: the operation, packet, field, offset, what is
@@ -88,6 +95,25 @@ func decodeError(t Type, field string, off int, rule string, why error) error {
 	return newError(opDecode, t, field, off, rule, why)
 }
 
+// protocolError is decodeError for a defect MQTT 5.0 calls a Protocol
+// Error (0x82) rather than a Malformed Packet.
+func protocolError(t Type, field string, off int, rule string, why error) error {
+	e := newError(opDecode, t, field, off, rule, why)
+	e.Code = codeProtocolError
+	return e
+}
+
+// protocolReason is a reason whose defect is a Protocol Error.
+type protocolReason string
+
+func (r protocolReason) Error() string { return string(r) }
+
+// Reason codes of decoding errors (MQTT 5.0 §2.4).
+const (
+	codeMalformed     = ReasonCode(0x81)
+	codeProtocolError = ReasonCode(0x82)
+)
+
 // encodeError builds the error for a packet value that MQTT forbids sending.
 func encodeError(t Type, field, rule string, why error) error {
 	return newError(opEncode, t, field, -1, rule, why)
@@ -107,6 +133,12 @@ func newError(op string, t Type, field string, off int, rule string, why error) 
 		e.Err = ErrTooLarge
 	default:
 		e.Reason = why.Error()
+	}
+	if op == opDecode && e.Err == ErrMalformed {
+		e.Code = codeMalformed
+		if _, ok := why.(protocolReason); ok {
+			e.Code = codeProtocolError
+		}
 	}
 	return e
 }

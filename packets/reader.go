@@ -24,6 +24,7 @@ type Reader struct {
 	buf   []byte
 	max   int
 	skip  bool // skip oversize PUBLISH packets
+	v5    bool // decode MQTT 5.0
 	reuse [16]Packet
 	strs  interner
 }
@@ -47,6 +48,14 @@ func (r *Reader) SetMaxPacketSize(n int) {
 		n = MaxRemainingLength
 	}
 	r.max = n
+}
+
+// SetProtocol sets the protocol level of the connection: ProtocolMQTT5
+// decodes MQTT 5.0 packets (properties, reason codes, AUTH) and any other
+// level MQTT 3.1.1 ones, the default. Call it once CONNECT has been sent,
+// before the CONNACK is read.
+func (r *Reader) SetProtocol(v ProtocolLevel) {
+	r.v5 = isV5(v)
 }
 
 // SetSkipOversizePublish sets whether ReadPacket skips a PUBLISH whose
@@ -108,7 +117,7 @@ func (r *Reader) ReadPacket() (Packet, error) {
 		if !r.skip {
 			return nil, tooLarge(t, n, r.max)
 		}
-		if p, ok := newPacket(t).(skippable); ok {
+		if p, ok := newPacket(t, r.v5).(skippable); ok {
 			return nil, r.skipPacket(p, first, n, 1+used)
 		}
 		return nil, &OversizeError{Type: t, Size: n, Limit: r.max}
@@ -120,7 +129,7 @@ func (r *Reader) ReadPacket() (Packet, error) {
 	if got, err := io.ReadFull(r.r, body); err != nil {
 		return nil, eofInPacket(err, 1+used+got)
 	}
-	return decodePacket(&r.reuse, &r.strs, first, body, 1+used)
+	return decodePacket(&r.reuse, &r.strs, first, body, 1+used, r.v5)
 }
 
 // skippable is implemented by the packet types that end in a payload no
@@ -147,7 +156,7 @@ func (r *Reader) skipPacket(p skippable, first byte, n, header int) error {
 	}
 	consumed := 0 // how much of b has been taken out of the bufio buffer
 	for {
-		d := decoder{b: b, base: header, head: true}
+		d := decoder{b: b, base: header, head: true, v5: r.v5}
 		err := decodeBody(p, first&0x0f, &d)
 		if err == nil {
 			break

@@ -8,7 +8,35 @@ const (
 	errWildcardInTopic = reason("topic name contains a wildcard ('+' or '#')")
 	errHashPlacement   = reason("'#' must be the last character and stand alone in its level")
 	errPlusPlacement   = reason("'+' must fill a whole topic level")
+	errShareName       = reason("a shared subscription ($share/) needs a share name of at least one character")
+	errSharedFilter    = reason("a share name has no '+' or '#' and is followed by '/' and a topic filter")
 )
+
+// sharePrefix starts a shared subscription's filter (MQTT 5.0 §4.8.2).
+const sharePrefix = "$share/"
+
+// checkShareName enforces MQTT5-4.8.2-1: "$share/" is followed by a share
+// name of at least one character.
+func checkShareName(s string) error {
+	if rest, ok := strings.CutPrefix(s, sharePrefix); ok && (rest == "" || rest[0] == '/') {
+		return errShareName
+	}
+	return nil
+}
+
+// checkSharedFilter enforces MQTT5-4.8.2-2: the share name holds no '/',
+// '+' or '#' and is followed by '/' and a topic filter.
+func checkSharedFilter(s string) error {
+	rest, ok := strings.CutPrefix(s, sharePrefix)
+	if !ok {
+		return nil
+	}
+	name, filter, found := strings.Cut(rest, "/")
+	if !found || filter == "" || strings.ContainsAny(name, "+#") {
+		return errSharedFilter
+	}
+	return nil
+}
 
 // checkNonEmpty enforces MQTT-4.7.3-1: topic names and filters are at least
 // one character long.

@@ -36,7 +36,23 @@ const (
 	errReservedBits   = reason("reserved bits are not set as MQTT requires")
 	errInvalidEnum    = reason("value is not one MQTT defines")
 	errMissingElement = reason("must hold at least one entry")
+	errVarintTooLarge = reason("exceeds 268435455, the largest variable byte integer")
+	errOnlyInV5       = reason("exists only in MQTT 5.0")
+	errOnlyInV3       = reason("exists only in MQTT 3.1 and 3.1.1")
+
+	errPropertyNotAllowed = reason("property not allowed in this packet")
+	errPropertyRepeated   = protocolReason("property appears more than once")
+	errPropertyZero       = protocolReason("property value 0 is not allowed")
+	errPropertyRange      = protocolReason("property value out of range")
+	errNotBool            = protocolReason("property value must be 0 or 1")
 )
+
+// StringPair is a name and value, the value of a User Property (MQTT 5.0
+// §1.5.7). Both strings follow the rules of UTF-8 strings (MQTT5-1.5.7-1).
+type StringPair struct {
+	Key   string
+	Value string
+}
 
 // sizeRemainingLength returns how many bytes the variable length encoding of
 // n takes (§2.2.3).
@@ -79,6 +95,20 @@ func consumeRemainingLength(b []byte) (n, used int, err error) {
 	return 0, 0, errVarintTooLong
 }
 
+// appendUint32 appends a four byte integer in network byte order (MQTT 5.0
+// §1.5.3).
+func appendUint32(dst []byte, v uint32) []byte {
+	return append(dst, byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
+}
+
+// checkVarint bounds a value written as a variable byte integer.
+func checkVarint(v uint32) error {
+	if v > MaxRemainingLength {
+		return errVarintTooLarge
+	}
+	return nil
+}
+
 // appendUint16 appends v in network byte order (§1.5.2).
 func appendUint16(dst []byte, v uint16) []byte {
 	return append(dst, byte(v>>8), byte(v))
@@ -110,6 +140,9 @@ type decoder struct {
 	// of b, so that more of the body may complete it.
 	head  bool
 	short bool
+
+	// v5 selects MQTT 5.0: properties, reason codes and AUTH.
+	v5 bool
 
 	// strs, when set, interns short strings: a Reader passes its own, so
 	// that a stream repeating a few topic names allocates none of them
@@ -167,6 +200,37 @@ func (d *decoder) uint16() (uint16, error) {
 	v := uint16(d.b[d.off])<<8 | uint16(d.b[d.off+1])
 	d.off += 2
 	return v, nil
+}
+
+func (d *decoder) uint32() (uint32, error) {
+	if len(d.b)-d.off < 4 {
+		d.short = true
+		return 0, errTruncated
+	}
+	b := d.b[d.off:]
+	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	d.off += 4
+	return v, nil
+}
+
+// varint reads a variable byte integer (MQTT 5.0 §1.5.5): at most four
+// bytes, so at most 268,435,455 whatever the input claims.
+func (d *decoder) varint() (int, error) {
+	n, used, err := consumeRemainingLength(d.b[d.off:])
+	if err == errShortInput {
+		d.short = true
+		return 0, errTruncated
+	}
+	if err != nil {
+		return 0, err
+	}
+	d.off += used
+	return n, nil
+}
+
+func (d *decoder) varint32() (uint32, error) {
+	n, err := d.varint()
+	return uint32(n), err
 }
 
 // binary returns length-prefixed data. The slice aliases the packet buffer.
