@@ -75,9 +75,13 @@ func TestFaultStalledPeer(t *testing.T) {
 			assert.Less(t, detected, keepAlive+pingTimeout+time.Second, "detected within KeepAlive + PingTimeout + 1 s")
 			// The longest call measures the machine as much as the client
 			// (a preempted goroutine on a loaded 2-core runner, the race
-			// detector's pauses); the 99.9th percentile measures the client.
-			assert.Less(t, p999, 10*time.Millisecond, "PublishAsync returns at once")
-			assert.Less(t, longest, 250*time.Millisecond, "PublishAsync never waits for the stalled writer")
+			// detector's pauses): on a quiet machine it is about 5 ms. A
+			// call that waited for the stalled writer would take seconds,
+			// until the ping timeout; the 99th percentile measures the
+			// client.
+			p99 := durations[len(durations)*99/100]
+			assert.Less(t, p99, 10*time.Millisecond, "PublishAsync returns at once")
+			assert.Less(t, longest, time.Second, "PublishAsync never waits for the stalled writer")
 			assert.Less(t, closeTook, time.Second, "Close returns promptly")
 			assert.NotZero(t, full, "MaxPending was reached and reported")
 		})
