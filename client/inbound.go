@@ -21,9 +21,9 @@ type inbound struct {
 	qos2 map[uint16]bool // QoS 2 received and not released; true: PUBREC recorded
 
 	// Owned by the connection loop.
-	routes     map[string]route // topic -> matching subscriptions
-	routesFor  *subTable        // the table routes were computed from
-	defaultSub *subscription    // Config.DefaultHandler's, made on first use
+	routes      map[string]route // topic -> matching subscriptions
+	routesFor   *subTable        // the table routes were computed from
+	defaultSubs []*subscription  // Config.DefaultHandler's, made on first use
 }
 
 // route is where messages on one topic go.
@@ -80,7 +80,7 @@ func (in *inbound) receive(cn *conn, p *packets.Publish) error {
 	rt := in.route(p.TopicName)
 	subs := rt.subs
 	if len(subs) == 0 && c.s.DefaultHandler != nil {
-		subs = in.defaultSubs()
+		subs = in.defaultRoute()
 	}
 	m := newMessage(rt.topic, p.Payload)
 	m.QoS, m.Retained, m.Duplicate, m.PacketID, m.epoch = p.QoS, p.Retain, p.Dup, p.PacketID, cn.epoch
@@ -197,14 +197,15 @@ func (in *inbound) route(topic string) route {
 	return rt
 }
 
-// defaultSubs is the subscription of Config.DefaultHandler. It is kept out
-// of the table: it is never subscribed nor matched.
-func (in *inbound) defaultSubs() []*subscription {
-	if in.defaultSub == nil {
+// defaultRoute is where messages no subscription matches go: the
+// subscription of Config.DefaultHandler, kept out of the table since it is
+// never subscribed nor matched.
+func (in *inbound) defaultRoute() []*subscription {
+	if in.defaultSubs == nil {
 		h := in.c.s.DefaultHandler
-		in.defaultSub = in.c.newSubscription(nil, nil, &h)
+		in.defaultSubs = []*subscription{in.c.newSubscription(nil, nil, &h)}
 	}
-	return []*subscription{in.defaultSub}
+	return in.defaultSubs
 }
 
 // storeDelete removes a stored packet, reporting a failure.
