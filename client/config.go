@@ -81,7 +81,11 @@ type Config struct {
 	KeepAlive time.Duration
 
 	// PingTimeout is how long the client waits for PINGRESP before it
-	// treats the link as dead and reconnects. Zero: DefaultPingTimeout.
+	// treats the link as dead and reconnects, so a dead link is found
+	// within KeepAlive + PingTimeout however much is being published. While
+	// handlers hold the reader back (see HandlerQueue) a PINGRESP may wait
+	// unread, so the wait starts again when reading resumes. Zero:
+	// DefaultPingTimeout.
 	PingTimeout time.Duration
 
 	// ConnectTimeout bounds dialling, the TLS and WebSocket handshakes, and
