@@ -79,8 +79,9 @@ func (cn *conn) queue(encode func() error) error {
 		}
 		return err
 	}
+	wasEmpty := len(cn.pending) == 0
 	err := encode()
-	start := err == nil && cn.claimWriter()
+	start := err == nil && cn.claimWriter(wasEmpty)
 	cn.mu.Unlock()
 	if start {
 		go cn.writeLoop()
@@ -89,10 +90,15 @@ func (cn *conn) queue(encode func() error) error {
 }
 
 // claimWriter reports whether the caller must start the writer, and marks
-// it running; a writer already running is woken. cn.mu is held.
-func (cn *conn) claimWriter() bool {
+// it running. A writer already running is woken when pending was empty,
+// since it waits only when it found pending empty; otherwise it takes what
+// was added with the rest, and a burst costs no channel operation per
+// packet. cn.mu is held.
+func (cn *conn) claimWriter(wasEmpty bool) bool {
 	if cn.writing {
-		signal(cn.wake)
+		if wasEmpty {
+			signal(cn.wake)
+		}
 		return false
 	}
 	cn.writing = true
@@ -122,6 +128,7 @@ func (cn *conn) sendAck(t packets.Type, id uint16) error {
 		cn.mu.Unlock()
 		return errConnEnded
 	}
+	wasEmpty := len(cn.pending) == 0
 	switch t {
 	case packets.TypePuback:
 		p := packets.Puback{PacketID: id}
@@ -136,7 +143,7 @@ func (cn *conn) sendAck(t packets.Type, id uint16) error {
 		p := packets.Pubcomp{PacketID: id}
 		cn.pending, _ = p.Append(cn.pending)
 	}
-	start := cn.claimWriter()
+	start := cn.claimWriter(wasEmpty)
 	cn.mu.Unlock()
 	if start {
 		go cn.writeLoop()
@@ -173,12 +180,13 @@ func (cn *conn) sendPublish(m *outMsg) error {
 		cn.mu.Unlock()
 		return errConnEnded
 	}
+	wasEmpty := len(cn.pending) == 0
 	var err error
 	cn.pending, err = p.Append(cn.pending)
 	if err == nil {
 		cn.waiters = append(cn.waiters, m)
 	}
-	start := err == nil && cn.claimWriter()
+	start := err == nil && cn.claimWriter(wasEmpty)
 	cn.mu.Unlock()
 	if start {
 		go cn.writeLoop()
