@@ -161,7 +161,7 @@ func (c *Client) reportError(err error) {
 }
 
 // Close stops the client at once. It sends DISCONNECT if connected, waiting
-// for it to be written at most closeWriteWait, and does not wait for
+// for it to be written at most 500 ms, and does not wait for
 // messages in flight. No handler starts after Close returns; a handler
 // already running is not interrupted, and Close waits for it at most
 // Config.CloseGrace. Messages not yet acknowledged end with ErrAbandoned (a

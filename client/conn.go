@@ -1,5 +1,6 @@
-// conn.go holds one network connection: the batched write side and its
-// writer goroutine, and the read loop that hands each packet to its flow.
+// conn.go holds one network connection: how producers append packets to its
+// pending batch (the writer that sends it is in writer.go), and the read
+// loop that hands each packet to its flow.
 package client
 
 import (
@@ -9,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"sync"
-	"time"
 
 	"github.com/feedmq/feedmq/packets"
 )
@@ -67,68 +67,50 @@ func (cn *conn) fail(err error) {
 	})
 }
 
-// queue runs encode under the lock unless the connection can take no more,
-// and wakes the writer. It reports whether encode ran.
-func (cn *conn) queue(encode func() error) error {
+// beginAppend locks the connection for a producer that appends to pending,
+// unless the connection takes no more: then it returns why, unlocked.
+func (cn *conn) beginAppend() (wasEmpty bool, err error) {
 	cn.mu.Lock()
 	if cn.ended || cn.final {
-		err := cn.err
+		err = cn.err
 		cn.mu.Unlock()
 		if err == nil {
 			err = errConnEnded
 		}
-		return err
+		return false, err
 	}
-	wasEmpty := len(cn.pending) == 0
-	err := encode()
-	start := err == nil && cn.claimWriter(wasEmpty)
+	return len(cn.pending) == 0, nil
+}
+
+// endAppend unlocks after beginAppend and, when something was appended,
+// sees that a writer will take it.
+func (cn *conn) endAppend(wasEmpty, appended bool) {
+	start := appended && cn.claimWriter(wasEmpty)
 	cn.mu.Unlock()
 	if start {
 		go cn.writeLoop()
 	}
-	return err
 }
-
-// claimWriter reports whether the caller must start the writer, and marks
-// it running. A writer already running is woken when pending was empty,
-// since it waits only when it found pending empty; otherwise it takes what
-// was added with the rest, and a burst costs no channel operation per
-// packet. cn.mu is held.
-func (cn *conn) claimWriter(wasEmpty bool) bool {
-	if cn.writing {
-		if wasEmpty {
-			signal(cn.wake)
-		}
-		return false
-	}
-	cn.writing = true
-	cn.writers.Add(1)
-	return true
-}
-
-// writerLinger is how long the writer waits for more to write before it
-// exits.
-const writerLinger = time.Second
 
 // send queues any packet. The hot paths use sendAck and sendPublish, which
 // do not box their packet.
 func (cn *conn) send(p packets.Packet) error {
-	err := cn.queue(func() (err error) {
-		cn.pending, err = p.Append(cn.pending)
+	wasEmpty, err := cn.beginAppend()
+	if err != nil {
 		return err
-	})
+	}
+	cn.pending, err = p.Append(cn.pending)
+	cn.endAppend(wasEmpty, err == nil)
 	cn.logSent(p, err)
 	return err
 }
 
 // sendAck queues PUBACK, PUBREC, PUBREL or PUBCOMP without allocating.
 func (cn *conn) sendAck(t packets.Type, id uint16) error {
-	cn.mu.Lock()
-	if cn.ended || cn.final {
-		cn.mu.Unlock()
-		return errConnEnded
+	wasEmpty, err := cn.beginAppend()
+	if err != nil {
+		return err
 	}
-	wasEmpty := len(cn.pending) == 0
 	switch t {
 	case packets.TypePuback:
 		p := packets.Puback{PacketID: id}
@@ -143,11 +125,7 @@ func (cn *conn) sendAck(t packets.Type, id uint16) error {
 		p := packets.Pubcomp{PacketID: id}
 		cn.pending, _ = p.Append(cn.pending)
 	}
-	start := cn.claimWriter(wasEmpty)
-	cn.mu.Unlock()
-	if start {
-		go cn.writeLoop()
-	}
+	cn.endAppend(wasEmpty, true)
 	if cn.debug {
 		cn.logSent(ackPacket(t, id), nil)
 	}
@@ -174,24 +152,16 @@ func ackPacket(t packets.Type, id uint16) packets.Packet {
 // resent with DUP set (MQTT-3.3.1-1): brokers treat a DUP PUBLISH they do
 // not know differently from a new one.
 func (cn *conn) sendPublish(m *outMsg) error {
-	p := &m.pub
-	cn.mu.Lock()
-	if cn.ended || cn.final {
-		cn.mu.Unlock()
-		return errConnEnded
+	wasEmpty, err := cn.beginAppend()
+	if err != nil {
+		return err
 	}
-	wasEmpty := len(cn.pending) == 0
-	var err error
-	cn.pending, err = p.Append(cn.pending)
+	cn.pending, err = m.pub.Append(cn.pending)
 	if err == nil {
 		cn.waiters = append(cn.waiters, m)
 	}
-	start := err == nil && cn.claimWriter(wasEmpty)
-	cn.mu.Unlock()
-	if start {
-		go cn.writeLoop()
-	}
-	cn.logSent(p, err)
+	cn.endAppend(wasEmpty, err == nil)
+	cn.logSent(&m.pub, err)
 	return err
 }
 
@@ -199,13 +169,15 @@ func (cn *conn) sendPublish(m *outMsg) error {
 // returns a channel closed once it was written or could not be.
 func (cn *conn) sendDisconnect() <-chan struct{} {
 	sent := make(chan struct{})
-	err := cn.queue(func() (err error) {
+	wasEmpty, err := cn.beginAppend()
+	if err == nil {
 		p := packets.Disconnect{}
 		cn.pending, err = p.Append(cn.pending)
-		cn.final = true
-		cn.sentDisc = sent
-		return err
-	})
+		if err == nil {
+			cn.final, cn.sentDisc = true, sent
+		}
+		cn.endAppend(wasEmpty, err == nil)
+	}
 	if err != nil {
 		close(sent)
 	}
@@ -215,126 +187,6 @@ func (cn *conn) sendDisconnect() <-chan struct{} {
 func (cn *conn) logSent(p packets.Packet, err error) {
 	if cn.debug && err == nil {
 		cn.c.s.log.Debug("sent", "packet", p.String())
-	}
-}
-
-// writeLoop is the connection's only writer while it runs. It takes the
-// whole pending batch and writes it in one call, so under load many
-// packets leave in one write; it exits once nothing came for writerLinger.
-func (cn *conn) writeLoop() {
-	defer cn.writers.Done()
-	var buf []byte
-	var waiters []*outMsg
-	var linger *time.Timer
-	defer func() {
-		if linger != nil {
-			linger.Stop()
-		}
-	}()
-	for {
-		cn.mu.Lock()
-		if cn.ended {
-			cn.writing = false
-			cn.mu.Unlock()
-			return
-		}
-		if len(cn.pending) == 0 {
-			cn.mu.Unlock()
-			if linger == nil {
-				linger = time.NewTimer(writerLinger)
-			} else {
-				linger.Reset(writerLinger)
-			}
-			if !cn.waitForWork(linger) {
-				return
-			}
-			continue
-		}
-		// The two buffers swap and keep their size while traffic lasts:
-		// shrinking one here would make the next burst grow it again,
-		// copying as it goes. They are let go when the writer exits.
-		buf, cn.pending = cn.pending, buf[:0]
-		waiters, cn.waiters = cn.waiters, waiters[:0]
-		sentDisc := cn.sentDisc
-		last := cn.final
-		cn.mu.Unlock()
-		err := cn.write(buf)
-		for i, m := range waiters {
-			cn.c.written(m, err)
-			waiters[i] = nil
-		}
-		if err != nil {
-			cn.fail(fmt.Errorf("client: writing to the broker: %w", err))
-			return
-		}
-		if last {
-			// Nothing may follow DISCONNECT (MQTT-3.14.4-2).
-			cn.fail(errDisconnected)
-			close(sentDisc)
-			cn.mu.Lock()
-			cn.sentDisc = nil
-			cn.mu.Unlock()
-			return
-		}
-		buf = buf[:0]
-	}
-}
-
-// waitForWork waits until something is queued, and reports false when the
-// writer should exit instead: the connection ended, or nothing came before
-// linger fired.
-func (cn *conn) waitForWork(linger *time.Timer) bool {
-	select {
-	case <-cn.wake:
-		return true
-	case <-cn.done:
-	case <-linger.C:
-	}
-	cn.mu.Lock()
-	defer cn.mu.Unlock()
-	if len(cn.pending) > 0 && !cn.ended {
-		return true
-	}
-	cn.writing = false
-	cn.pending = shrink(cn.pending)
-	return false
-}
-
-// write writes one batch within the write timeout.
-func (cn *conn) write(b []byte) error {
-	cn.nc.SetWriteDeadline(time.Now().Add(cn.c.s.WriteTimeout))
-	_, err := cn.nc.Write(b)
-	cn.c.stats.bytesOut.Add(int64(len(b)))
-	if err == nil && cn.ka != nil {
-		cn.ka.sent()
-	}
-	return err
-}
-
-// shrink lets a buffer that grew for a burst go, so an idle connection
-// holds little memory.
-func shrink(b []byte) []byte {
-	if cap(b) > 64<<10 {
-		return nil
-	}
-	return b[:0]
-}
-
-// endWaiters fails the messages still waiting on a connection that ended,
-// and lets go of its buffers. The connection loop calls it once the writer
-// has exited.
-func (cn *conn) endWaiters() {
-	cn.mu.Lock()
-	waiters := cn.waiters
-	cn.waiters, cn.pending = nil, nil
-	sentDisc := cn.sentDisc
-	cn.sentDisc = nil
-	cn.mu.Unlock()
-	for _, m := range waiters {
-		cn.c.written(m, cn.err)
-	}
-	if sentDisc != nil {
-		close(sentDisc)
 	}
 }
 

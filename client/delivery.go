@@ -90,6 +90,10 @@ func (d *delivery) inUse() (msgs, bytes int) {
 func (d *delivery) over() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	return d.overLocked()
+}
+
+func (d *delivery) overLocked() bool {
 	return d.msgs > 0 && (d.msgs >= d.maxMsgs || d.bytes >= d.maxBytes)
 }
 
@@ -118,7 +122,7 @@ func (d *delivery) handled(m *Message) {
 		return
 	}
 	d.mu.Lock()
-	wasOver := d.msgs >= d.maxMsgs || d.bytes >= d.maxBytes
+	wasOver := d.overLocked()
 	d.msgs--
 	d.bytes -= int64(len(m.Payload))
 	d.mu.Unlock()

@@ -59,7 +59,7 @@
 //     accepted connection is served by a fresh goroutine that takes the
 //     loop over, so the stack grown by dialling is not kept. It waits with
 //     backoff between attempts. Started by Connect.
-//   - One writer per connection (conn.go) writes what producers encoded
+//   - One writer per connection (writer.go) writes what producers encoded
 //     into the connection's pending batch. It is the only goroutine that
 //     writes to the socket, nobody waits for it except a caller who asked
 //     to, and it runs while there is something to write (and a second
