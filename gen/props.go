@@ -116,7 +116,10 @@ func (r *renderer) propertiesFile() *jen.File {
 		"(the Set methods add it); a repeatable one when its slice is non-empty.\n" +
 		"Values, not pointers, so that encoding allocates nothing. Encoding\n" +
 		"writes the properties in identifier order; decoding accepts any order\n" +
-		"and keeps the order of repeated ones."))
+		"and keeps the order of repeated ones.\n\n" +
+		"A packet holds its properties through a pointer, nil when it has none,\n" +
+		"so that 3.1.1 packets, and 5.0 packets without properties, carry one\n" +
+		"word for them. A nil *Properties reads as empty."))
 	f.Type().Id("Properties").StructFunc(func(g *jen.Group) {
 		g.Comment("Present holds the single-valued properties that are set.")
 		g.Id("Present").Id("PropertySet")
@@ -177,13 +180,14 @@ func (r *renderer) propertiesFile() *jen.File {
 	for _, pr := range slices {
 		empty = empty.Op("&&").Len(jen.Id("ps").Dot(pr.goName())).Op("==").Lit(0)
 	}
-	f.Comment("empty reports whether no property is present.")
-	f.Func().Params(recv()).Id("empty").Params().Bool().Block(jen.Return(empty))
+	f.Comment("empty reports whether no property is present; nil is empty.")
+	f.Func().Params(recv()).Id("empty").Params().Bool().Block(jen.Return(jen.Id("ps").Op("==").Nil().Op("||").Add(empty)))
 	f.Line()
 
 	// reset keeps the slices' memory for a Reader's next packet.
-	f.Add(comments("reset clears every property, keeping the slices' memory for the next\npacket a Reader decodes into the same value."))
+	f.Add(comments("reset clears every property, keeping the slices' memory for the next\npacket a Reader decodes into the same value. A nil ps stays nil."))
 	f.Func().Params(recv()).Id("reset").Params().Block(
+		jen.If(jen.Id("ps").Op("==").Nil()).Block(jen.Return()),
 		jen.Op("*").Id("ps").Op("=").Id("Properties").ValuesFunc(func(g *jen.Group) {
 			for _, pr := range slices {
 				g.Id(pr.goName()).Op(":").Id("ps").Dot(pr.goName()).Index(jen.Empty(), jen.Lit(0))
@@ -474,6 +478,21 @@ func (r *renderer) propsDecode(f *jen.File, recv func() *jen.Statement) {
 		"the property may appear once, and a forbidden value, a Protocol Error\n" +
 		"(MQTT 5.0 §2.2.2.2). Values cannot run past the Property Length."))
 	params := []jen.Code{jen.Id("d").Op("*").Id("decoder"), jen.Id("t").Id("Type"), jen.Id("field").String(), jen.List(jen.Id("allowed"), jen.Id("repeat")).Id("PropertySet")}
+	// func decodeProperties(d *decoder, dst **Properties, ...) error
+	f.Add(comments("decodeProperties reads a properties block into *dst. An empty block\n" +
+		"leaves *dst as it was, cleared; a non-empty one is decoded into *dst,\n" +
+		"allocated when nil, so a Reader's packet reuses one Properties value."))
+	f.Func().Id("decodeProperties").Params(append([]jen.Code{jen.Id("d").Op("*").Id("decoder"), jen.Id("dst").Op("**").Id("Properties")}, params[1:]...)...).Error().Block(
+		jen.If(jen.Id("d").Dot("remaining").Call().Op(">").Lit(0).Op("&&").Id("d").Dot("b").Index(jen.Id("d").Dot("off")).Op("==").Lit(0)).Block(
+			jen.Id("d").Dot("off").Op("++"),
+			jen.Parens(jen.Op("*").Id("dst")).Dot("reset").Call(),
+			jen.Return(jen.Nil()),
+		),
+		jen.If(jen.Op("*").Id("dst").Op("==").Nil()).Block(jen.Op("*").Id("dst").Op("=").New(jen.Id("Properties"))),
+		jen.Return(jen.Parens(jen.Op("*").Id("dst")).Dot("decode").Call(jen.Id("d"), jen.Id("t"), jen.Id("field"), jen.Id("allowed"), jen.Id("repeat"))),
+	)
+	f.Line()
+
 	f.Func().Params(recv()).Id("decode").Params(params...).Error().BlockFunc(func(g *jen.Group) {
 		g.Id("ps").Dot("reset").Call()
 		g.Id("off").Op(":=").Id("d").Dot("pos").Call()
@@ -551,9 +570,10 @@ func (r *renderer) decodeProperty(g *jen.Group, pr *Property) {
 
 // propsWrite emits write, the String form of the properties that are set.
 func (r *renderer) propsWrite(f *jen.File, recv func() *jen.Statement) {
-	f.Comment("write adds the present properties to a String form; secrets are redacted.")
+	f.Comment("write adds the present properties to a String form; secrets are redacted.\nA nil ps writes an empty block.")
 	f.Func().Params(recv()).Id("write").Params(jen.Id("w").Op("*").Id("fieldWriter"), jen.Id("name").String()).BlockFunc(func(g *jen.Group) {
 		g.Id("w").Dot("openStruct").Call(jen.Id("name"))
+		g.If(jen.Id("ps").Op("==").Nil()).Block(jen.Id("w").Dot("closeElem").Call(), jen.Return())
 		for _, pr := range r.spec.Properties {
 			acc := jen.Id("ps").Dot(pr.goName())
 			if pr.repeatable() {

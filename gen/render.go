@@ -288,7 +288,7 @@ func (r *renderer) goType(fd *Field) *jen.Statement {
 	case kindUint32, kindVarint:
 		return jen.Uint32()
 	case kindProperties:
-		return jen.Id("Properties")
+		return jen.Op("*").Id("Properties")
 	case kindString:
 		return jen.String()
 	case kindBinary, kindRest:
@@ -1283,8 +1283,8 @@ func (pk *packetRenderer) decodeField(g *jen.Group, fd *Field, acc func(string) 
 	case kindBinary:
 		read("binary")
 	case kindProperties:
-		// if err := p.Properties.decode(d, TypePuback, "Properties", propsPuback, repeatPuback); err != nil { return err }
-		g.If(jen.Err().Op(":=").Add(acc(fd.Name)).Dot("decode").Call(jen.Id("d"), pk.t, jen.Lit(fd.Name), jen.Id("props"+fd.Context), jen.Id("repeat"+fd.Context)), jen.Err().Op("!=").Nil()).Block(
+		// if err := decodeProperties(d, &p.Properties, TypePuback, "Properties", propsPuback, repeatPuback); err != nil { return err }
+		g.If(jen.Err().Op(":=").Id("decodeProperties").Call(jen.Id("d"), jen.Op("&").Add(acc(fd.Name)), pk.t, jen.Lit(fd.Name), jen.Id("props"+fd.Context), jen.Id("repeat"+fd.Context)), jen.Err().Op("!=").Nil()).Block(
 			jen.Return(jen.Err()),
 		)
 		return

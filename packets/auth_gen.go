@@ -11,7 +11,7 @@ type Auth struct {
 	// Checked: MQTT5-3.15.2-1.
 	ReasonCode ReasonCode
 	// Properties are the MQTT 5.0 properties of the packet (MQTT 5.0 §2.2.2).
-	Properties Properties
+	Properties *Properties
 }
 
 // Type returns TypeAuth.
@@ -155,7 +155,7 @@ func (p *Auth) decode(flags byte, d *decoder) error {
 		p.ReasonCode = 0
 	}
 	if d.remaining() > 0 {
-		if err := p.Properties.decode(d, TypeAuth, "Properties", propsAuth, repeatAuth); err != nil {
+		if err := decodeProperties(d, &p.Properties, TypeAuth, "Properties", propsAuth, repeatAuth); err != nil {
 			return err
 		}
 	} else {

@@ -15,9 +15,9 @@ import (
 // are never read as the 3.1.1 statement with the same number.
 
 // props builds a Properties value with f.
-func props(f func(*Properties)) Properties {
-	var p Properties
-	f(&p)
+func props(f func(*Properties)) *Properties {
+	p := new(Properties)
+	f(p)
 	return p
 }
 

@@ -16,7 +16,7 @@ type Connack struct {
 	// Checked: MQTT5-3.2.2-8.
 	ReasonCode ReasonCode
 	// Properties are the MQTT 5.0 properties of the packet (MQTT 5.0 §2.2.2).
-	Properties Properties
+	Properties *Properties
 }
 
 // Type returns TypeConnack.
@@ -203,7 +203,7 @@ func (p *Connack) decode(flags byte, d *decoder) error {
 		p.ReasonCode = 0
 	}
 	if d.v5 {
-		if err := p.Properties.decode(d, TypeConnack, "Properties", propsConnack, repeatConnack); err != nil {
+		if err := decodeProperties(d, &p.Properties, TypeConnack, "Properties", propsConnack, repeatConnack); err != nil {
 			return err
 		}
 	} else {

@@ -29,12 +29,12 @@ type Connect struct {
 	// KeepAlive is the longest interval, in seconds, between two packets the client sends; 0 turns the mechanism off (MQTT-3.1.2-23).
 	KeepAlive uint16
 	// Properties are the MQTT 5.0 properties of the packet (MQTT 5.0 §2.2.2).
-	Properties Properties
+	Properties *Properties
 	// ClientID identifies the client and keys its session state (MQTT-3.1.3-2, MQTT-3.1.3-3).
 	// Checked: MQTT-3.1.3-4, MQTT-1.5.3-2.
 	ClientID string
 	// WillProperties are the properties of the will message (MQTT5-3.1.3-1).
-	WillProperties Properties
+	WillProperties *Properties
 	// WillTopic is the topic of the will message.
 	// Checked: MQTT-3.1.3-10, MQTT-4.7.3-2, MQTT-4.7.3-1, MQTT-4.7.3-3, MQTT-4.7.1-1.
 	WillTopic string
@@ -360,7 +360,7 @@ func (p *Connect) decode(flags byte, d *decoder) error {
 		return decodeError(TypeConnect, "KeepAlive", off, "", err)
 	}
 	if d.v5 {
-		if err := p.Properties.decode(d, TypeConnect, "Properties", propsConnect, repeatConnect); err != nil {
+		if err := decodeProperties(d, &p.Properties, TypeConnect, "Properties", propsConnect, repeatConnect); err != nil {
 			return err
 		}
 	} else {
@@ -378,7 +378,7 @@ func (p *Connect) decode(flags byte, d *decoder) error {
 		return decodeError(TypeConnect, "ClientID", off, ruleFor(d.v5, "MQTT-1.5.3-2", "MQTT5-1.5.4-2"), err)
 	}
 	if d.v5 && p.WillFlag {
-		if err := p.WillProperties.decode(d, TypeConnect, "WillProperties", propsWill, repeatWill); err != nil {
+		if err := decodeProperties(d, &p.WillProperties, TypeConnect, "WillProperties", propsWill, repeatWill); err != nil {
 			return err
 		}
 	} else {

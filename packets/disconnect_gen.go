@@ -11,7 +11,7 @@ type Disconnect struct {
 	// Checked: MQTT5-3.14.2-1.
 	ReasonCode ReasonCode
 	// Properties are the MQTT 5.0 properties of the packet (MQTT 5.0 §2.2.2).
-	Properties Properties
+	Properties *Properties
 }
 
 // Type returns TypeDisconnect.
@@ -165,7 +165,7 @@ func (p *Disconnect) decode(flags byte, d *decoder) error {
 		p.ReasonCode = 0
 	}
 	if d.v5 && d.remaining() > 0 {
-		if err := p.Properties.decode(d, TypeDisconnect, "Properties", propsDisconnect, repeatDisconnect); err != nil {
+		if err := decodeProperties(d, &p.Properties, TypeDisconnect, "Properties", propsDisconnect, repeatDisconnect); err != nil {
 			return err
 		}
 	} else {

@@ -22,9 +22,11 @@
 // and ProtocolLevel decides how it is encoded and decoded. AUTH exists only
 // in 5.0.
 //
-// Properties is a value with a presence mask (Present) rather than pointers,
-// so that encoding allocates nothing; User Properties and Subscription
-// Identifiers are slices and keep their order. Encoding writes the shortest
+// Properties holds its values with a presence mask (Present) rather than a
+// pointer per property, so that encoding allocates nothing; User Properties
+// and Subscription Identifiers are slices and keep their order. A packet
+// points to its Properties, nil when it has none: a 3.1.1 packet pays one
+// word for them, and a Reader reuses the value it decoded into last time. Encoding writes the shortest
 // legal form of the acknowledgments, DISCONNECT and AUTH, and AppendWithin
 // fits a packet into the peer's Maximum Packet Size by leaving out the
 // Reason String and then the User Properties where MQTT 5.0 allows it.
@@ -60,7 +62,7 @@
 // # Memory
 //
 // Byte slices in a packet from Decode alias the input slice. A packet from
-// Reader.ReadPacket, with every slice in it (Properties' slices included),
+// Reader.ReadPacket, with every slice and Properties value in it,
 // is valid only until the next call to ReadPacket. Strings are always
 // copies.
 //

@@ -204,7 +204,8 @@ func TestAuthIsReservedIn311(t *testing.T) {
 
 // TestHostile5Bounded: a property length or a string length claiming more
 // than the packet holds is refused before anything grows: decoding such
-// input allocates only the error.
+// input allocates only the packet, its properties, a first value and the
+// error.
 func TestHostile5Bounded(t *testing.T) {
 	for _, wire := range []string{
 		`40 07 00 07 00 ff ff ff 7f`,                // property length 268435455
@@ -225,7 +226,7 @@ func TestHostile5Bounded(t *testing.T) {
 			}
 		})
 		runtime.ReadMemStats(&ms)
-		assert.LessOrEqual(t, allocs, 4.0, wire)
+		assert.LessOrEqual(t, allocs, 5.0, wire)
 		assert.Less(t, ms.TotalAlloc-before, uint64(64<<10), "%s: memory grew with a claimed length", wire)
 	}
 }

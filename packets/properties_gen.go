@@ -211,6 +211,10 @@ func (s PropertySet) Without(id PropertyID) PropertySet {
 // Values, not pointers, so that encoding allocates nothing. Encoding
 // writes the properties in identifier order; decoding accepts any order
 // and keeps the order of repeated ones.
+//
+// A packet holds its properties through a pointer, nil when it has none,
+// so that 3.1.1 packets, and 5.0 packets without properties, carry one
+// word for them. A nil *Properties reads as empty.
 type Properties struct {
 	// Present holds the single-valued properties that are set.
 	Present PropertySet
@@ -452,14 +456,17 @@ const (
 	repeatUnsubscribe PropertySet = PropertySet(1) << PropUserProperty
 )
 
-// empty reports whether no property is present.
+// empty reports whether no property is present; nil is empty.
 func (ps *Properties) empty() bool {
-	return ps.Present == 0 && len(ps.SubscriptionIdentifiers) == 0 && len(ps.UserProperties) == 0
+	return ps == nil || ps.Present == 0 && len(ps.SubscriptionIdentifiers) == 0 && len(ps.UserProperties) == 0
 }
 
 // reset clears every property, keeping the slices' memory for the next
-// packet a Reader decodes into the same value.
+// packet a Reader decodes into the same value. A nil ps stays nil.
 func (ps *Properties) reset() {
+	if ps == nil {
+		return
+	}
 	*ps = Properties{SubscriptionIdentifiers: ps.SubscriptionIdentifiers[:0], UserProperties: ps.UserProperties[:0]}
 }
 
@@ -892,6 +899,21 @@ func (ps *Properties) validate(t Type, field string, allowed, repeat PropertySet
 // identifier the packet does not allow is a Malformed Packet; a repeat where
 // the property may appear once, and a forbidden value, a Protocol Error
 // (MQTT 5.0 §2.2.2.2). Values cannot run past the Property Length.
+// decodeProperties reads a properties block into *dst. An empty block
+// leaves *dst as it was, cleared; a non-empty one is decoded into *dst,
+// allocated when nil, so a Reader's packet reuses one Properties value.
+func decodeProperties(d *decoder, dst **Properties, t Type, field string, allowed, repeat PropertySet) error {
+	if d.remaining() > 0 && d.b[d.off] == 0 {
+		d.off++
+		(*dst).reset()
+		return nil
+	}
+	if *dst == nil {
+		*dst = new(Properties)
+	}
+	return (*dst).decode(d, t, field, allowed, repeat)
+}
+
 func (ps *Properties) decode(d *decoder, t Type, field string, allowed, repeat PropertySet) error {
 	ps.reset()
 	off := d.pos()
@@ -1179,9 +1201,16 @@ func (ps *Properties) entries(d *decoder, t Type, field string, allowed, repeat 
 	return nil
 }
 
-// write adds the present properties to a String form; secrets are redacted.
+/*
+write adds the present properties to a String form; secrets are redacted.
+A nil ps writes an empty block.
+*/
 func (ps *Properties) write(w *fieldWriter, name string) {
 	w.openStruct(name)
+	if ps == nil {
+		w.closeElem()
+		return
+	}
 	if ps.Present&(PropertySet(1)<<PropPayloadFormatIndicator) != 0 {
 		w.uint("PayloadFormatIndicator", uint64(ps.PayloadFormatIndicator))
 	}

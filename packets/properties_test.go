@@ -16,7 +16,7 @@ import (
 // wire bytes of that packet around a properties block.
 type carrier struct {
 	field string // the packet field holding the properties
-	pkt   func(Properties) Packet
+	pkt   func(*Properties) Packet
 	wire  func(block string) string
 }
 
@@ -42,48 +42,48 @@ func framed(first, body string) string { return first + rl(body) + " " + body }
 
 var carriers = map[string]carrier{
 	"Connect": {"Properties",
-		func(pr Properties) Packet {
+		func(pr *Properties) Packet {
 			return &Connect{ProtocolName: "MQTT", ProtocolLevel: 5, CleanSession: true, ClientID: "c", Properties: pr}
 		},
 		func(b string) string { return framed("10", "00 04 4d 51 54 54 05 02 00 00 "+b+" 00 01 63") }},
 	"Will": {"WillProperties",
-		func(pr Properties) Packet {
+		func(pr *Properties) Packet {
 			return &Connect{ProtocolName: "MQTT", ProtocolLevel: 5, CleanSession: true, ClientID: "c",
 				WillFlag: true, WillTopic: "w", WillMessage: []byte{}, WillProperties: pr}
 		},
 		func(b string) string {
 			return framed("10", "00 04 4d 51 54 54 05 06 00 00 00 00 01 63 "+b+" 00 01 77 00 00")
 		}},
-	"Connack": {"Properties", func(pr Properties) Packet { return &Connack{Properties: pr} },
+	"Connack": {"Properties", func(pr *Properties) Packet { return &Connack{Properties: pr} },
 		func(b string) string { return framed("20", "00 00 "+b) }},
-	"Publish": {"Properties", func(pr Properties) Packet { return &Publish{TopicName: "t", Payload: []byte{}, Properties: pr} },
+	"Publish": {"Properties", func(pr *Properties) Packet { return &Publish{TopicName: "t", Payload: []byte{}, Properties: pr} },
 		func(b string) string { return framed("30", "00 01 74 "+b) }},
-	"Puback": {"Properties", func(pr Properties) Packet { return &Puback{PacketID: 1, Properties: pr} },
+	"Puback": {"Properties", func(pr *Properties) Packet { return &Puback{PacketID: 1, Properties: pr} },
 		func(b string) string { return framed("40", "00 01 00 "+b) }},
-	"Pubrec": {"Properties", func(pr Properties) Packet { return &Pubrec{PacketID: 1, Properties: pr} },
+	"Pubrec": {"Properties", func(pr *Properties) Packet { return &Pubrec{PacketID: 1, Properties: pr} },
 		func(b string) string { return framed("50", "00 01 00 "+b) }},
-	"Pubrel": {"Properties", func(pr Properties) Packet { return &Pubrel{PacketID: 1, Properties: pr} },
+	"Pubrel": {"Properties", func(pr *Properties) Packet { return &Pubrel{PacketID: 1, Properties: pr} },
 		func(b string) string { return framed("62", "00 01 00 "+b) }},
-	"Pubcomp": {"Properties", func(pr Properties) Packet { return &Pubcomp{PacketID: 1, Properties: pr} },
+	"Pubcomp": {"Properties", func(pr *Properties) Packet { return &Pubcomp{PacketID: 1, Properties: pr} },
 		func(b string) string { return framed("70", "00 01 00 "+b) }},
 	"Subscribe": {"Properties",
-		func(pr Properties) Packet {
+		func(pr *Properties) Packet {
 			return &Subscribe{PacketID: 1, Properties: pr, Subscriptions: []Subscription{{TopicFilter: "a"}}}
 		},
 		func(b string) string { return framed("82", "00 01 "+b+" 00 01 61 00") }},
-	"Suback": {"Properties", func(pr Properties) Packet { return &Suback{PacketID: 1, Properties: pr, ReasonCodes: []ReasonCode{0}} },
+	"Suback": {"Properties", func(pr *Properties) Packet { return &Suback{PacketID: 1, Properties: pr, ReasonCodes: []ReasonCode{0}} },
 		func(b string) string { return framed("90", "00 01 "+b+" 00") }},
-	"Unsubscribe": {"Properties", func(pr Properties) Packet {
+	"Unsubscribe": {"Properties", func(pr *Properties) Packet {
 		return &Unsubscribe{PacketID: 1, Properties: pr, TopicFilters: []string{"a"}}
 	},
 		func(b string) string { return framed("a2", "00 01 "+b+" 00 01 61") }},
-	"Unsuback": {"Properties", func(pr Properties) Packet {
+	"Unsuback": {"Properties", func(pr *Properties) Packet {
 		return &Unsuback{PacketID: 1, Properties: pr, ReasonCodes: []ReasonCode{0}}
 	},
 		func(b string) string { return framed("b0", "00 01 "+b+" 00") }},
-	"Disconnect": {"Properties", func(pr Properties) Packet { return &Disconnect{Properties: pr} },
+	"Disconnect": {"Properties", func(pr *Properties) Packet { return &Disconnect{Properties: pr} },
 		func(b string) string { return framed("e0", "00 "+b) }},
-	"Auth": {"Properties", func(pr Properties) Packet { return &Auth{Properties: pr} },
+	"Auth": {"Properties", func(pr *Properties) Packet { return &Auth{Properties: pr} },
 		func(b string) string { return framed("f0", "00 "+b) }},
 }
 

@@ -21,7 +21,7 @@ type Publish struct {
 	// Checked: MQTT-2.3.1-1.
 	PacketID uint16
 	// Properties are the MQTT 5.0 properties of the packet (MQTT 5.0 §2.2.2).
-	Properties Properties
+	Properties *Properties
 	// Payload is the application message; it may be empty.
 	Payload []byte
 }
@@ -209,7 +209,7 @@ func (p *Publish) decode(flags byte, d *decoder) error {
 		p.PacketID = 0
 	}
 	if d.v5 {
-		if err := p.Properties.decode(d, TypePublish, "Properties", propsPublish, repeatPublish); err != nil {
+		if err := decodeProperties(d, &p.Properties, TypePublish, "Properties", propsPublish, repeatPublish); err != nil {
 			return err
 		}
 	} else {

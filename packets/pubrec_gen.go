@@ -14,7 +14,7 @@ type Pubrec struct {
 	// Checked: MQTT5-3.5.2-1.
 	ReasonCode ReasonCode
 	// Properties are the MQTT 5.0 properties of the packet (MQTT 5.0 §2.2.2).
-	Properties Properties
+	Properties *Properties
 }
 
 // Type returns TypePubrec.
@@ -180,7 +180,7 @@ func (p *Pubrec) decode(flags byte, d *decoder) error {
 		p.ReasonCode = 0
 	}
 	if d.v5 && d.remaining() > 0 {
-		if err := p.Properties.decode(d, TypePubrec, "Properties", propsPubrec, repeatPubrec); err != nil {
+		if err := decodeProperties(d, &p.Properties, TypePubrec, "Properties", propsPubrec, repeatPubrec); err != nil {
 			return err
 		}
 	} else {

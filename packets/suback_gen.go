@@ -11,7 +11,7 @@ type Suback struct {
 	// Checked: MQTT-2.3.1-7.
 	PacketID uint16
 	// Properties are the MQTT 5.0 properties of the packet (MQTT 5.0 §2.2.2).
-	Properties Properties
+	Properties *Properties
 	// ReturnCodes holds the granted QoS or failure for each subscription.
 	// Checked: MQTT-3.9.3-2.
 	ReturnCodes []SubackCode
@@ -178,7 +178,7 @@ func (p *Suback) decode(flags byte, d *decoder) error {
 		return decodeError(TypeSuback, "PacketID", off, ruleFor(d.v5, "MQTT-2.3.1-7", "MQTT5-2.2.1-6"), err)
 	}
 	if d.v5 {
-		if err := p.Properties.decode(d, TypeSuback, "Properties", propsSuback, repeatSuback); err != nil {
+		if err := decodeProperties(d, &p.Properties, TypeSuback, "Properties", propsSuback, repeatSuback); err != nil {
 			return err
 		}
 	} else {

@@ -14,7 +14,7 @@ type Subscribe struct {
 	// Checked: MQTT-2.3.1-1.
 	PacketID uint16
 	// Properties are the MQTT 5.0 properties of the packet (MQTT 5.0 §2.2.2).
-	Properties Properties
+	Properties *Properties
 	// Subscriptions holds at least one topic filter with its requested QoS.
 	Subscriptions []Subscription
 }
@@ -210,7 +210,7 @@ func (p *Subscribe) decode(flags byte, d *decoder) error {
 		return decodeError(TypeSubscribe, "PacketID", off, ruleFor(d.v5, "MQTT-2.3.1-1", "MQTT5-2.2.1-3"), err)
 	}
 	if d.v5 {
-		if err := p.Properties.decode(d, TypeSubscribe, "Properties", propsSubscribe, repeatSubscribe); err != nil {
+		if err := decodeProperties(d, &p.Properties, TypeSubscribe, "Properties", propsSubscribe, repeatSubscribe); err != nil {
 			return err
 		}
 	} else {

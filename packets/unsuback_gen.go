@@ -11,7 +11,7 @@ type Unsuback struct {
 	// Checked: MQTT-2.3.1-7.
 	PacketID uint16
 	// Properties are the MQTT 5.0 properties of the packet (MQTT 5.0 §2.2.2).
-	Properties Properties
+	Properties *Properties
 	// ReasonCodes holds the MQTT 5.0 outcome of each unsubscription, in order; an MQTT 3.1.1 UNSUBACK has none.
 	// Checked: MQTT5-3.11.3-2.
 	ReasonCodes []ReasonCode
@@ -154,7 +154,7 @@ func (p *Unsuback) decode(flags byte, d *decoder) error {
 		return decodeError(TypeUnsuback, "PacketID", off, ruleFor(d.v5, "MQTT-2.3.1-7", "MQTT5-2.2.1-6"), err)
 	}
 	if d.v5 {
-		if err := p.Properties.decode(d, TypeUnsuback, "Properties", propsUnsuback, repeatUnsuback); err != nil {
+		if err := decodeProperties(d, &p.Properties, TypeUnsuback, "Properties", propsUnsuback, repeatUnsuback); err != nil {
 			return err
 		}
 	} else {

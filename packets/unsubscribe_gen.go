@@ -11,7 +11,7 @@ type Unsubscribe struct {
 	// Checked: MQTT-2.3.1-1.
 	PacketID uint16
 	// Properties are the MQTT 5.0 properties of the packet (MQTT 5.0 §2.2.2).
-	Properties Properties
+	Properties *Properties
 	// TopicFilters holds at least one filter to remove.
 	// Checked: MQTT-3.10.3-1, MQTT-4.7.3-2, MQTT-4.7.3-1, MQTT-4.7.3-3, MQTT-4.7.1-2, MQTT-4.7.1-3, MQTT5-4.8.2-1, MQTT5-4.8.2-2.
 	TopicFilters []string
@@ -171,7 +171,7 @@ func (p *Unsubscribe) decode(flags byte, d *decoder) error {
 		return decodeError(TypeUnsubscribe, "PacketID", off, ruleFor(d.v5, "MQTT-2.3.1-1", "MQTT5-2.2.1-3"), err)
 	}
 	if d.v5 {
-		if err := p.Properties.decode(d, TypeUnsubscribe, "Properties", propsUnsubscribe, repeatUnsubscribe); err != nil {
+		if err := decodeProperties(d, &p.Properties, TypeUnsubscribe, "Properties", propsUnsubscribe, repeatUnsubscribe); err != nil {
 			return err
 		}
 	} else {

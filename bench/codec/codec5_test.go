@@ -42,7 +42,8 @@ const (
 var suback5Codes = []byte{0x01, 0x02, 0x87}
 
 func feedmqPublish5() *packets.Publish {
-	p := &packets.Publish{QoS: packets.AtLeastOnce, TopicName: pubTopic, PacketID: pubID, Payload: pubPayload}
+	p := &packets.Publish{QoS: packets.AtLeastOnce, TopicName: pubTopic, PacketID: pubID, Payload: pubPayload,
+		Properties: new(packets.Properties)}
 	p.Properties.SetPayloadFormatIndicator(1)
 	p.Properties.SetMessageExpiryInterval(pub5Expiry)
 	p.Properties.SetContentType(pub5ContentType)
@@ -54,7 +55,8 @@ func feedmqConnect5() *packets.Connect {
 	c := &packets.Connect{ProtocolName: "MQTT", ProtocolLevel: packets.ProtocolMQTT5,
 		UsernameFlag: true, PasswordFlag: true, WillRetain: true, WillQoS: packets.AtLeastOnce, WillFlag: true,
 		CleanSession: true, KeepAlive: connKeepAlive, ClientID: connClientID, WillTopic: connWillTopic,
-		WillMessage: connWillMessage, Username: connUsername, Password: connPassword}
+		WillMessage: connWillMessage, Username: connUsername, Password: connPassword,
+		Properties: new(packets.Properties), WillProperties: new(packets.Properties)}
 	c.Properties.SetSessionExpiryInterval(conn5Expiry)
 	c.Properties.SetReceiveMaximum(conn5RecvMax)
 	c.Properties.SetTopicAliasMaximum(conn5AliasMax)
@@ -79,7 +81,7 @@ func encodePublish5Feedmq(buf []byte) ([]byte, error) {
 		TopicName: pubTopic,
 		PacketID:  pubID,
 		Payload:   pubPayload,
-		Properties: packets.Properties{
+		Properties: &packets.Properties{
 			Present: packets.PropertySet(1)<<packets.PropPayloadFormatIndicator |
 				packets.PropertySet(1)<<packets.PropMessageExpiryInterval |
 				packets.PropertySet(1)<<packets.PropContentType,
@@ -126,7 +128,7 @@ func encodeConnect5Feedmq(buf []byte) ([]byte, error) {
 		WillFlag:      true,
 		CleanSession:  true,
 		KeepAlive:     connKeepAlive,
-		Properties: packets.Properties{
+		Properties: &packets.Properties{
 			Present: packets.PropertySet(1)<<packets.PropSessionExpiryInterval |
 				packets.PropertySet(1)<<packets.PropReceiveMaximum |
 				packets.PropertySet(1)<<packets.PropTopicAliasMaximum,
@@ -136,7 +138,7 @@ func encodeConnect5Feedmq(buf []byte) ([]byte, error) {
 			UserProperties:        []packets.StringPair{{Key: "region", Value: "eu"}},
 		},
 		ClientID: connClientID,
-		WillProperties: packets.Properties{
+		WillProperties: &packets.Properties{
 			Present:           packets.PropertySet(1) << packets.PropWillDelayInterval,
 			WillDelayInterval: conn5WillDelay,
 		},

@@ -349,8 +349,8 @@ func randomModel(rng *rand.Rand, typ byte, fromPaho bool) *model {
 // ---------------------------------------------------------------------------
 // Building each library's packet from the model.
 
-func (pm propModel) feedmq() packets.Properties {
-	var p packets.Properties
+func (pm propModel) feedmq() *packets.Properties {
+	p := new(packets.Properties)
 	for id, v := range pm.bytes {
 		p.Present = p.Present.With(packets.PropertyID(id))
 		switch id {
@@ -708,6 +708,9 @@ func (m *model) view() string {
 }
 
 func propsOfFeedmq(p *packets.Properties) propModel {
+	if p == nil {
+		p = new(packets.Properties) // none arrived
+	}
 	pm := propModel{bytes: map[byte]byte{}, u16: map[byte]uint16{}, u32: map[byte]uint32{}, strs: map[byte]string{}, bins: map[byte][]byte{}}
 	has := func(id byte) bool { return p.Present.Has(packets.PropertyID(id)) }
 	for id, v := range map[byte]byte{0x01: p.PayloadFormatIndicator, 0x17: p.RequestProblemInformation, 0x19: p.RequestResponseInformation,
@@ -753,43 +756,43 @@ func viewFeedmq(p packets.Packet) string {
 	case *packets.Connect:
 		m.clientID, m.keepAlive, m.cleanStart, m.willFlag = p.ClientID, p.KeepAlive, p.CleanSession, p.WillFlag
 		m.willQoS, m.willRetain, m.willTopic, m.willMessage = byte(p.WillQoS), p.WillRetain, p.WillTopic, p.WillMessage
-		m.willProps = propsOfFeedmq(&p.WillProperties)
+		m.willProps = propsOfFeedmq(p.WillProperties)
 		m.userFlag, m.username, m.pwFlag, m.password = p.UsernameFlag, p.Username, p.PasswordFlag, p.Password
-		m.props = propsOfFeedmq(&p.Properties)
+		m.props = propsOfFeedmq(p.Properties)
 	case *packets.Connack:
-		m.sessionPresent, m.reason, m.props = p.SessionPresent, byte(p.ReasonCode), propsOfFeedmq(&p.Properties)
+		m.sessionPresent, m.reason, m.props = p.SessionPresent, byte(p.ReasonCode), propsOfFeedmq(p.Properties)
 	case *packets.Publish:
 		m.qos, m.dup, m.retain, m.topic, m.id, m.payload = byte(p.QoS), p.Dup, p.Retain, p.TopicName, p.PacketID, p.Payload
-		m.props = propsOfFeedmq(&p.Properties)
+		m.props = propsOfFeedmq(p.Properties)
 	case *packets.Puback:
-		m.id, m.reason, m.props = p.PacketID, byte(p.ReasonCode), propsOfFeedmq(&p.Properties)
+		m.id, m.reason, m.props = p.PacketID, byte(p.ReasonCode), propsOfFeedmq(p.Properties)
 	case *packets.Pubrec:
-		m.id, m.reason, m.props = p.PacketID, byte(p.ReasonCode), propsOfFeedmq(&p.Properties)
+		m.id, m.reason, m.props = p.PacketID, byte(p.ReasonCode), propsOfFeedmq(p.Properties)
 	case *packets.Pubrel:
-		m.id, m.reason, m.props = p.PacketID, byte(p.ReasonCode), propsOfFeedmq(&p.Properties)
+		m.id, m.reason, m.props = p.PacketID, byte(p.ReasonCode), propsOfFeedmq(p.Properties)
 	case *packets.Pubcomp:
-		m.id, m.reason, m.props = p.PacketID, byte(p.ReasonCode), propsOfFeedmq(&p.Properties)
+		m.id, m.reason, m.props = p.PacketID, byte(p.ReasonCode), propsOfFeedmq(p.Properties)
 	case *packets.Subscribe:
-		m.id, m.props = p.PacketID, propsOfFeedmq(&p.Properties)
+		m.id, m.props = p.PacketID, propsOfFeedmq(p.Properties)
 		for _, s := range p.Subscriptions {
 			m.subs = append(m.subs, sub{filter: s.TopicFilter, qos: byte(s.QoS), retainHandling: byte(s.RetainHandling), noLocal: s.NoLocal, retainAsPubl: s.RetainAsPublished})
 		}
 	case *packets.Suback:
-		m.id, m.props = p.PacketID, propsOfFeedmq(&p.Properties)
+		m.id, m.props = p.PacketID, propsOfFeedmq(p.Properties)
 		for _, c := range p.ReasonCodes {
 			m.reasons = append(m.reasons, byte(c))
 		}
 	case *packets.Unsubscribe:
-		m.id, m.props, m.filters = p.PacketID, propsOfFeedmq(&p.Properties), p.TopicFilters
+		m.id, m.props, m.filters = p.PacketID, propsOfFeedmq(p.Properties), p.TopicFilters
 	case *packets.Unsuback:
-		m.id, m.props = p.PacketID, propsOfFeedmq(&p.Properties)
+		m.id, m.props = p.PacketID, propsOfFeedmq(p.Properties)
 		for _, c := range p.ReasonCodes {
 			m.reasons = append(m.reasons, byte(c))
 		}
 	case *packets.Disconnect:
-		m.reason, m.props = byte(p.ReasonCode), propsOfFeedmq(&p.Properties)
+		m.reason, m.props = byte(p.ReasonCode), propsOfFeedmq(p.Properties)
 	case *packets.Auth:
-		m.reason, m.props = byte(p.ReasonCode), propsOfFeedmq(&p.Properties)
+		m.reason, m.props = byte(p.ReasonCode), propsOfFeedmq(p.Properties)
 	}
 	return m.view()
 }
