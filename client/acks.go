@@ -81,9 +81,20 @@ func (a *ackTracker) send(m *Message) {
 		return
 	}
 	cn := c.current.Load()
+	refusal := packets.ReasonCode(m.refusal.Load())
 	if m.QoS == AtLeastOnce {
 		if cn != nil {
-			_ = cn.sendAck(packets.TypePuback, m.PacketID)
+			_ = cn.sendAckCode(packets.TypePuback, m.PacketID, refusal)
+		}
+		return
+	}
+	if refusal >= 0x80 {
+		// Refused: the identifier starts a new message (MQTT5-4.3.3-9),
+		// and the exchange ends with this PUBREC.
+		c.in.forget(m.PacketID)
+		if cn != nil {
+			_ = cn.sendAckCode(packets.TypePubrec, m.PacketID, refusal)
+			cn.unacked.Add(-1)
 		}
 		return
 	}

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/feedmq/feedmq/packets"
 	"github.com/feedmq/feedmq/store"
 )
 
@@ -41,6 +42,7 @@ type Client struct {
 	topics     topicCache // outbound topic names already validated
 	notifyPool sync.Pool  // wake-ups of blocking Publish calls
 
+	assignedID   atomic.Pointer[string] // client identifier a 5.0 broker assigned
 	connectOnce  atomic.Bool
 	closing      atomic.Bool   // no new work is accepted
 	sessionStart atomic.Uint64 // epoch of the connection that began the broker's session
@@ -186,6 +188,57 @@ func (c *Client) Close() error {
 // When ctx ended first the error wraps ctx.Err() and says how many messages
 // were abandoned.
 func (c *Client) Disconnect(ctx context.Context) error {
+	return c.DisconnectWith(ctx, DisconnectOptions{})
+}
+
+// DisconnectOptions are what an MQTT 5.0 DISCONNECT carries (MQTT 5.0
+// §3.14). Set at 3.1.x, DisconnectWith returns ErrNeedsMQTT5 and does not
+// disconnect.
+type DisconnectOptions struct {
+	// Reason is the reason code; 0 is a normal disconnection, and 0x04
+	// (Disconnect with Will Message) asks the broker to publish the will.
+	Reason packets.ReasonCode
+	// SessionExpiry replaces the session expiry set at connection; nil
+	// keeps it. A broker refuses a non-zero value when the connection
+	// asked for 0 (MQTT5-3.14.2-2), so the client refuses it first.
+	SessionExpiry *time.Duration
+	// ReasonString and UserProperties are for the broker's logs.
+	ReasonString   string
+	UserProperties []UserProperty
+}
+
+// packet builds the DISCONNECT, or returns why it cannot be sent.
+func (o *DisconnectOptions) packet(s *settings) (*packets.Disconnect, error) {
+	if o.Reason == 0 && o.SessionExpiry == nil && o.ReasonString == "" && len(o.UserProperties) == 0 {
+		return nil, nil
+	}
+	if s.Protocol != MQTT5 {
+		return nil, fmt.Errorf("client: disconnect: %w", ErrNeedsMQTT5)
+	}
+	p := &packets.Disconnect{ReasonCode: o.Reason, Properties: &packets.Properties{UserProperties: o.UserProperties}}
+	if o.ReasonString != "" {
+		p.Properties.SetReasonString(o.ReasonString)
+	}
+	if o.SessionExpiry != nil {
+		e := seconds(*o.SessionExpiry)
+		if e != 0 && s.sessionExpiry() == 0 {
+			return nil, errors.New("client: disconnect: a session that expires with the connection cannot be given a session expiry at DISCONNECT (MQTT5-3.14.2-2)")
+		}
+		p.Properties.SetSessionExpiryInterval(e)
+	}
+	if err := p.ValidateVersion(MQTT5); err != nil {
+		return nil, fmt.Errorf("client: disconnect: %w", err)
+	}
+	return p, nil
+}
+
+// DisconnectWith is Disconnect with the reason code and properties of an
+// MQTT 5.0 DISCONNECT.
+func (c *Client) DisconnectWith(ctx context.Context, o DisconnectOptions) error {
+	disc, err := o.packet(c.s)
+	if err != nil {
+		return err
+	}
 	if !c.closing.CompareAndSwap(false, true) {
 		<-c.done
 		return nil
@@ -200,7 +253,7 @@ func (c *Client) Disconnect(ctx context.Context) error {
 		waitErr = c.waitIdle(ctx)
 	}
 	c.delivery.stop()
-	c.sendDisconnect(ctx)
+	c.sendDisconnect(ctx, disc)
 	abandoned := c.stop(errDisconnected)
 	c.finish(nil)
 	if waitErr != nil {
@@ -236,9 +289,9 @@ const disconnectTimeout = 5 * time.Second
 // sendDisconnect queues DISCONNECT on the connection, as its last packet,
 // and waits a bounded time for it to be written. It is tried even when ctx
 // has ended: without DISCONNECT the broker would publish the will.
-func (c *Client) sendDisconnect(ctx context.Context) {
+func (c *Client) sendDisconnect(ctx context.Context, disc *packets.Disconnect) {
 	var sent <-chan struct{}
-	if err := c.call(context.Background(), func(s *session) { sent = s.disconnect() }); err != nil || sent == nil {
+	if err := c.call(context.Background(), func(s *session) { sent = s.disconnect(disc) }); err != nil || sent == nil {
 		return
 	}
 	bound := min(c.s.WriteTimeout, disconnectTimeout)

@@ -24,7 +24,7 @@ const (
 	ExactlyOnce = packets.ExactlyOnce
 )
 
-// Protocol revisions a client can speak.
+// Protocol revisions a client can speak; MQTT5 is in mqtt5.go.
 const (
 	MQTT311 = packets.ProtocolMQTT311
 	MQTT31  = packets.ProtocolMQTT31
@@ -98,8 +98,12 @@ type Config struct {
 	// DefaultWriteTimeout.
 	WriteTimeout time.Duration
 
-	// Protocol is MQTT311 (the zero value selects it) or MQTT31.
+	// Protocol is MQTT311 (the zero value selects it), MQTT31 or MQTT5.
 	Protocol packets.ProtocolLevel
+
+	// MQTT5 holds the settings only MQTT 5.0 has; Protocol must be MQTT5
+	// for any of them to be set.
+	MQTT5 MQTT5Options
 
 	// Will is published by the broker when the connection ends without
 	// DISCONNECT. Nil: no will.
@@ -229,6 +233,8 @@ type Will struct {
 	Payload []byte
 	QoS     QoS
 	Retain  bool
+	// Properties are sent at MQTT 5.0 only; New refuses them at 3.1.x.
+	Properties *WillProperties
 }
 
 // Backoff is the exponential backoff with jitter between connection
@@ -268,4 +274,7 @@ const (
 type ConnectedEvent struct {
 	Broker         string // URL, without credentials
 	SessionPresent bool   // the broker resumed a stored session
+	// Server holds the limits the broker set in CONNACK (MQTT 5.0), or
+	// the protocol's defaults at 3.1.x.
+	Server ServerSettings
 }

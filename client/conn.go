@@ -9,7 +9,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/feedmq/feedmq/packets"
 )
@@ -32,8 +35,19 @@ type conn struct {
 	broker         string // URL without credentials
 	epoch          uint64
 	sessionPresent bool
-	ka             *keepalive // nil when keepalive is off
+	level          packets.ProtocolLevel
+	server         ServerSettings // the broker's CONNACK limits, or 3.1.x defaults
+	ka             *keepalive     // nil when keepalive is off
 	debug          bool
+
+	// Read loop only.
+	aliasIn []string // inbound topic aliases, indexed by alias; made on first use
+
+	aliasOut map[string]uint16 // outbound topic aliases; guarded by mu
+
+	// unacked counts inbound QoS 1 and 2 messages not yet answered with
+	// PUBACK or PUBCOMP, against Config.MQTT5.ReceiveMaximum.
+	unacked atomic.Int32
 
 	mu       sync.Mutex // guards the fields below; never held across I/O
 	pending  []byte     // encoded packets the writer has not taken yet
@@ -99,7 +113,7 @@ func (cn *conn) send(p packets.Packet) error {
 	if err != nil {
 		return err
 	}
-	cn.pending, err = p.Append(cn.pending)
+	cn.pending, err = p.AppendVersion(cn.pending, cn.level)
 	cn.endAppend(wasEmpty, err == nil)
 	cn.logSent(p, err)
 	return err
@@ -107,42 +121,50 @@ func (cn *conn) send(p packets.Packet) error {
 
 // sendAck queues PUBACK, PUBREC, PUBREL or PUBCOMP without allocating.
 func (cn *conn) sendAck(t packets.Type, id uint16) error {
+	return cn.sendAckCode(t, id, packets.ReasonSuccess)
+}
+
+// sendAckCode is sendAck with a 5.0 reason code; at 3.1.x code is 0.
+func (cn *conn) sendAckCode(t packets.Type, id uint16, code packets.ReasonCode) error {
 	wasEmpty, err := cn.beginAppend()
 	if err != nil {
 		return err
 	}
 	switch t {
 	case packets.TypePuback:
-		p := packets.Puback{PacketID: id}
-		cn.pending, _ = p.Append(cn.pending)
+		p := packets.Puback{PacketID: id, ReasonCode: code}
+		cn.pending, _ = p.AppendVersion(cn.pending, cn.level)
 	case packets.TypePubrec:
-		p := packets.Pubrec{PacketID: id}
-		cn.pending, _ = p.Append(cn.pending)
+		p := packets.Pubrec{PacketID: id, ReasonCode: code}
+		cn.pending, _ = p.AppendVersion(cn.pending, cn.level)
 	case packets.TypePubrel:
-		p := packets.Pubrel{PacketID: id}
-		cn.pending, _ = p.Append(cn.pending)
+		p := packets.Pubrel{PacketID: id, ReasonCode: code}
+		cn.pending, _ = p.AppendVersion(cn.pending, cn.level)
 	case packets.TypePubcomp:
-		p := packets.Pubcomp{PacketID: id}
-		cn.pending, _ = p.Append(cn.pending)
+		p := packets.Pubcomp{PacketID: id, ReasonCode: code}
+		cn.pending, _ = p.AppendVersion(cn.pending, cn.level)
 	}
 	cn.endAppend(wasEmpty, true)
+	if t == packets.TypePuback || t == packets.TypePubcomp {
+		cn.unacked.Add(-1)
+	}
 	if cn.debug {
-		cn.logSent(ackPacket(t, id), nil)
+		cn.logSent(ackPacket(t, id, code), nil)
 	}
 	return nil
 }
 
 // ackPacket builds an acknowledgment as a Packet, for the debug log.
-func ackPacket(t packets.Type, id uint16) packets.Packet {
+func ackPacket(t packets.Type, id uint16, code packets.ReasonCode) packets.Packet {
 	switch t {
 	case packets.TypePuback:
-		return &packets.Puback{PacketID: id}
+		return &packets.Puback{PacketID: id, ReasonCode: code}
 	case packets.TypePubrec:
-		return &packets.Pubrec{PacketID: id}
+		return &packets.Pubrec{PacketID: id, ReasonCode: code}
 	case packets.TypePubrel:
-		return &packets.Pubrel{PacketID: id}
+		return &packets.Pubrel{PacketID: id, ReasonCode: code}
 	default:
-		return &packets.Pubcomp{PacketID: id}
+		return &packets.Pubcomp{PacketID: id, ReasonCode: code}
 	}
 }
 
@@ -156,7 +178,11 @@ func (cn *conn) sendPublish(m *outMsg) error {
 	if err != nil {
 		return err
 	}
-	cn.pending, err = m.pub.Append(cn.pending)
+	if cn.level == MQTT5 {
+		cn.pending, err = cn.appendPublish5(&m.pub)
+	} else {
+		cn.pending, err = m.pub.Append(cn.pending)
+	}
 	if err == nil {
 		cn.waiters = append(cn.waiters, m)
 	}
@@ -165,14 +191,51 @@ func (cn *conn) sendPublish(m *outMsg) error {
 	return err
 }
 
+// appendPublish5 encodes a 5.0 PUBLISH, with a topic alias in place of the
+// topic when Config.MQTT5.TopicAliases is on and the broker allows one
+// (MQTT 5.0 §3.3.2.3.4). The message keeps its full topic: aliases belong
+// to this connection only, and the first use of one carries the topic.
+// cn.mu is held.
+func (cn *conn) appendPublish5(p *packets.Publish) ([]byte, error) {
+	if !cn.c.s.MQTT5.TopicAliases || cn.server.TopicAliasMaximum == 0 {
+		return p.AppendVersion(cn.pending, MQTT5)
+	}
+	alias, known := cn.aliasOut[p.TopicName]
+	if !known && len(cn.aliasOut) < int(cn.server.TopicAliasMaximum) {
+		if cn.aliasOut == nil {
+			cn.aliasOut = map[string]uint16{}
+		}
+		alias = uint16(len(cn.aliasOut) + 1)
+		cn.aliasOut[p.TopicName] = alias
+	}
+	if alias == 0 {
+		return p.AppendVersion(cn.pending, MQTT5) // aliases used up: the full topic
+	}
+	q := *p
+	var ps packets.Properties
+	if p.Properties != nil {
+		ps = *p.Properties
+	}
+	ps.SetTopicAlias(alias)
+	q.Properties = &ps
+	if known {
+		q.TopicName = ""
+	}
+	return q.AppendVersion(cn.pending, MQTT5)
+}
+
 // sendDisconnect queues DISCONNECT as the connection's last packet and
-// returns a channel closed once it was written or could not be.
-func (cn *conn) sendDisconnect() <-chan struct{} {
+// returns a channel closed once it was written or could not be. At 5.0 p
+// carries the reason code and properties; nil sends a normal
+// disconnection.
+func (cn *conn) sendDisconnect(p *packets.Disconnect) <-chan struct{} {
 	sent := make(chan struct{})
+	if p == nil {
+		p = &packets.Disconnect{}
+	}
 	wasEmpty, err := cn.beginAppend()
 	if err == nil {
-		p := packets.Disconnect{}
-		cn.pending, err = p.Append(cn.pending)
+		cn.pending, err = p.AppendVersion(cn.pending, cn.level)
 		if err == nil {
 			cn.final, cn.sentDisc = true, sent
 		}
@@ -201,6 +264,7 @@ const readBufferSize = 4096
 func (cn *conn) readLoop() {
 	c := cn.c
 	r := packets.NewReaderSize(cn.nc, readBufferSize)
+	r.SetProtocol(cn.level)
 	r.SetMaxPacketSize(c.s.MaxPacketSize)
 	r.SetSkipOversizePublish(true)
 	for {
@@ -209,7 +273,7 @@ func (cn *conn) readLoop() {
 			err = c.in.skipped(cn, err)
 		}
 		if err != nil {
-			cn.fail(readError(err))
+			cn.abort(readError(err))
 			return
 		}
 		if p == nil {
@@ -225,10 +289,52 @@ func (cn *conn) readLoop() {
 			c.s.log.Debug("received", "packet", p.String())
 		}
 		if err := c.dispatch(cn, p); err != nil {
-			cn.fail(err)
+			cn.abort(err)
 			return
 		}
 	}
+}
+
+// abort ends the connection because of err. At 5.0 the broker is told why
+// first, with a DISCONNECT whose reason code says whether its packet was
+// malformed (0x81) or broke a rule (0x82, or a more precise code), unless
+// the broker itself disconnected (MQTT5-4.13.1-1).
+func (cn *conn) abort(err error) {
+	if cn.level == MQTT5 {
+		var re *ReasonError
+		if code := disconnectReason(err); code != 0 && !(errors.As(err, &re) && re.Packet == packets.TypeDisconnect) {
+			sent := cn.sendDisconnect(&packets.Disconnect{ReasonCode: code})
+			t := time.NewTimer(closeWriteWait)
+			select {
+			case <-sent:
+			case <-t.C:
+			case <-cn.done:
+			}
+			t.Stop()
+		}
+	}
+	cn.fail(err)
+}
+
+// disconnectReason picks the DISCONNECT reason code for an error that ends
+// a 5.0 connection; 0 when the connection simply broke.
+func disconnectReason(err error) packets.ReasonCode {
+	var pe *packets.Error
+	var v *violation
+	switch {
+	case errors.As(err, &v):
+		return v.code
+	case errors.As(err, &pe):
+		if pe.Code != 0 {
+			return pe.Code
+		}
+		return packets.ReasonMalformedPacket
+	case errors.Is(err, packets.ErrTooLarge):
+		return packets.ReasonPacketTooLarge
+	case errors.Is(err, ErrProtocolViolation):
+		return packets.ReasonProtocolError
+	}
+	return 0
 }
 
 // dispatch hands one packet to its flow.
@@ -240,22 +346,61 @@ func (c *Client) dispatch(cn *conn, p packets.Packet) error {
 	case *packets.Pubrel:
 		c.in.release(cn, p.PacketID)
 	case *packets.Puback:
-		c.post(op{kind: opPuback, id: p.PacketID, epoch: cn.epoch})
+		c.postAck(cn, opPuback, p.PacketID, p.ReasonCode, p.Properties)
 	case *packets.Pubrec:
-		c.post(op{kind: opPubrec, id: p.PacketID, epoch: cn.epoch})
+		c.postAck(cn, opPubrec, p.PacketID, p.ReasonCode, p.Properties)
 	case *packets.Pubcomp:
 		c.post(op{kind: opPubcomp, id: p.PacketID, epoch: cn.epoch})
 	case *packets.Suback:
-		id, codes := p.PacketID, append([]packets.SubackCode(nil), p.ReturnCodes...)
-		c.post(op{fn: func(s *session) { s.onSuback(cn, id, codes) }})
+		id, codes, reason := p.PacketID, subackCodes(p), reasonString(p.Properties)
+		c.post(op{fn: func(s *session) { s.onSuback(cn, id, codes, reason) }})
 	case *packets.Unsuback:
-		id := p.PacketID
-		c.post(op{fn: func(s *session) { s.onUnsuback(cn, id) }})
+		id, codes, reason := p.PacketID, slices.Clone(p.ReasonCodes), reasonString(p.Properties)
+		c.post(op{fn: func(s *session) { s.onUnsuback(cn, id, codes, reason) }})
+	case *packets.Disconnect:
+		if cn.level != MQTT5 {
+			return fmt.Errorf("%w: broker sent DISCONNECT (MQTT-4.8.0-1)", ErrProtocolViolation)
+		}
+		re := &ReasonError{Packet: packets.TypeDisconnect, Code: p.ReasonCode, Reason: reasonString(p.Properties)}
+		if p.Properties != nil {
+			re.ServerReference = p.Properties.ServerReference
+		}
+		return re
 	default:
 		// CONNACK again, or a packet only clients send (MQTT-4.8.0-1).
 		return fmt.Errorf("%w: broker sent %s", ErrProtocolViolation, p.Type())
 	}
 	return nil
+}
+
+// postAck hands PUBACK or PUBREC to the session. A 5.0 failure code comes
+// with the broker's reason string, so it travels as a closure; success,
+// the common case, does not allocate.
+func (c *Client) postAck(cn *conn, kind opKind, id uint16, code packets.ReasonCode, ps *packets.Properties) {
+	if code < 0x80 {
+		c.post(op{kind: kind, id: id, code: code, epoch: cn.epoch})
+		return
+	}
+	t := packets.TypePuback
+	if kind == opPubrec {
+		t = packets.TypePubrec
+	}
+	re := &ReasonError{Packet: t, Code: code, Reason: reasonString(ps)}
+	epoch := cn.epoch
+	c.post(op{fn: func(s *session) { s.onRefused(epoch, id, re) }})
+}
+
+// subackCodes reads a SUBACK's codes at either level as SubackCodes: the
+// granted QoS, or 0x80 and above for a refusal.
+func subackCodes(p *packets.Suback) []packets.SubackCode {
+	if p.ReasonCodes == nil {
+		return slices.Clone(p.ReturnCodes)
+	}
+	codes := make([]packets.SubackCode, len(p.ReasonCodes))
+	for i, rc := range p.ReasonCodes {
+		codes[i] = packets.SubackCode(rc)
+	}
+	return codes
 }
 
 // readError names what went wrong with the stream.

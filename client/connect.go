@@ -75,15 +75,37 @@ func (c *Client) serveUntilLost(l *connLoop, cn *conn) bool {
 		return false
 	}
 	c.connectionLost(cn, lost)
-	if c.s.Reconnect.Disabled {
+	var re *ReasonError
+	serverSaid := errors.As(lost, &re) && re.Packet == packets.TypeDisconnect
+	switch {
+	case c.s.Reconnect.Disabled:
 		c.giveUp(lost)
 		return false
-	}
-	if time.Since(up) >= c.s.Reconnect.StableAfter {
+	case serverSaid && re.Code == packets.ReasonSessionTakenOver:
+		// Another client connected with our identifier: reconnecting would
+		// take the session back and start a fight neither side wins.
+		c.giveUp(lost)
+		return false
+	case serverSaid && slowDown(re.Code):
+		// The broker asked for less load: wait as if the previous attempts
+		// had failed too, whatever the connection's age.
+		l.b.NextBackOff()
+	case time.Since(up) >= c.s.Reconnect.StableAfter:
 		l.b.Reset()
 		l.attempt = 0
 	}
 	return c.backoffWait(l, lost)
+}
+
+// slowDown reports whether a 5.0 DISCONNECT reason asks the client to come
+// back later rather than at once.
+func slowDown(code packets.ReasonCode) bool {
+	switch code {
+	case packets.ReasonServerBusy, packets.ReasonServerShuttingDown, packets.ReasonQuotaExceeded,
+		packets.ReasonMessageRateTooHigh, packets.ReasonConnectionRateExceeded:
+		return true
+	}
+	return false
 }
 
 // connectFailed decides what a failed attempt means: it reports whether to
@@ -140,7 +162,7 @@ func (c *Client) register(cn *conn) error {
 	c.stats.connects.Add(1)
 	c.stats.connected.Store(true)
 	if fn := c.s.OnConnect; fn != nil {
-		ev := ConnectedEvent{Broker: cn.broker, SessionPresent: cn.sessionPresent}
+		ev := ConnectedEvent{Broker: cn.broker, SessionPresent: cn.sessionPresent, Server: cn.server}
 		c.hooks.call(func() { fn(ev) })
 	}
 	return nil
@@ -221,9 +243,9 @@ func (c *Client) connectTo(ctx context.Context, u *url.URL) (*conn, error) {
 		nc.Close()
 		return nil, handshakeError(ctx, broker, err)
 	}
-	if connack.ReturnCode != packets.ConnackAccepted {
+	if refused := connectRefusal(connack, broker); refused != nil {
 		nc.Close()
-		return nil, &ConnectError{Code: connack.ReturnCode, Broker: broker}
+		return nil, refused
 	}
 	if connack.SessionPresent && !c.s.PersistentSession {
 		// MQTT-3.2.2-1: a clean session never resumes one; a broker that
@@ -238,12 +260,22 @@ func (c *Client) connectTo(ctx context.Context, u *url.URL) (*conn, error) {
 		broker:         broker,
 		epoch:          epochs.Add(1),
 		sessionPresent: connack.SessionPresent,
+		level:          c.s.Protocol,
+		server:         defaultServer(max(c.s.KeepAlive, 0)),
 		debug:          debugEnabled(c.s.log),
 		wake:           make(chan struct{}, 1),
 		done:           make(chan struct{}),
 	}
-	if c.s.KeepAlive > 0 {
-		cn.ka = newKeepalive(c.s.KeepAlive, c.s.PingTimeout,
+	if cn.level == MQTT5 {
+		cn.server = serverSettings(connack, max(c.s.KeepAlive, 0), expiryDuration(c.s.sessionExpiry()))
+		if id := cn.server.AssignedClientID; id != "" {
+			// Reused on every reconnection, so that the session the
+			// broker keeps for it can be resumed.
+			c.assignedID.Store(&id)
+		}
+	}
+	if ka := cn.server.KeepAlive; ka > 0 {
+		cn.ka = newKeepalive(ka, c.s.PingTimeout,
 			func() { _ = cn.send(&packets.Pingreq{}) },
 			func() { cn.fail(ErrPingTimeout) })
 	}
@@ -282,7 +314,11 @@ func handshakeError(ctx context.Context, broker string, err error) error {
 // handshake sends CONNECT and reads CONNACK, which must be the first packet
 // from the broker (MQTT-3.2.0-1).
 func (c *Client) handshake(nc net.Conn, username, password string) (*packets.Connack, error) {
-	connect := c.s.connectPacket(username, password)
+	clientID := c.s.ClientID
+	if id := c.assignedID.Load(); id != nil {
+		clientID = *id
+	}
+	connect := c.s.connectPacketFor(clientID, username, password)
 	c.s.log.Debug("sent", "packet", connect.String())
 	if _, err := connect.WriteTo(nc); err != nil {
 		return nil, err
@@ -290,7 +326,7 @@ func (c *Client) handshake(nc net.Conn, username, password string) (*packets.Con
 	c.stats.packetsOut.Add(1)
 	// ReadPacket reads no byte past CONNACK, so the connection's Reader
 	// starts exactly at the next packet.
-	p, err := packets.ReadPacket(nc)
+	p, err := packets.ReadPacketVersion(nc, c.s.Protocol)
 	if err != nil {
 		return nil, err
 	}

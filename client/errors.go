@@ -80,20 +80,67 @@ var (
 	ErrSubscriptionRefused = errors.New("client: subscription refused by the broker")
 )
 
-// ConnectError is a CONNACK refusal (return codes 1 to 5, MQTT 3.1.1
-// §3.2.2.3).
+// ConnectError is a CONNACK refusal: a return code of 1 to 5 at 3.1.x
+// (MQTT 3.1.1 §3.2.2.3), a reason code of 0x80 or above at 5.0 (MQTT 5.0
+// §3.2.2.2). At 5.0 it unwraps to a *ReasonError, so errors.Is(err,
+// ErrNotAuthorized) works at both levels for the refusals they share.
 type ConnectError struct {
-	Code   packets.ConnackCode
-	Broker string // broker URL without credentials
+	Code   packets.ConnackCode // 3.1.x; 0 at 5.0
+	Broker string              // broker URL without credentials
+	// Reason is the 5.0 reason code, with the broker's Reason String and
+	// Server Reference; nil at 3.1.x.
+	Reason *ReasonError
+}
+
+// connectRefusal returns the refusal a CONNACK carries, or nil.
+func connectRefusal(ack *packets.Connack, broker string) error {
+	if ack.ReasonCode >= 0x80 {
+		re := &ReasonError{Packet: packets.TypeConnack, Code: ack.ReasonCode, Reason: reasonString(ack.Properties)}
+		if ack.Properties != nil {
+			re.ServerReference = ack.Properties.ServerReference
+		}
+		return &ConnectError{Broker: broker, Reason: re}
+	}
+	if ack.ReturnCode != packets.ConnackAccepted {
+		return &ConnectError{Code: ack.ReturnCode, Broker: broker}
+	}
+	return nil
 }
 
 // Error names the broker (without credentials) and the return code.
 func (e *ConnectError) Error() string {
+	if e.Reason != nil {
+		return fmt.Sprintf("client: %s refused the connection: %s", e.Broker, e.Reason.Error()[len("client: "):])
+	}
 	return fmt.Sprintf("client: %s refused the connection: %s (return code %d)", e.Broker, e.Code, uint8(e.Code))
 }
 
+// Unwrap returns the 5.0 reason, or the sentinel matching a 3.1.x return
+// code of 4 or 5, so that errors.Is reads the same at every level.
+func (e *ConnectError) Unwrap() error {
+	switch {
+	case e.Reason != nil:
+		return e.Reason
+	case e.Code == packets.ConnackBadUsernameOrPassword:
+		return ErrBadUserNameOrPassword
+	case e.Code == packets.ConnackNotAuthorized:
+		return ErrNotAuthorized
+	}
+	return nil
+}
+
 // Permanent reports whether retrying with the same settings cannot succeed:
-// bad credentials and not authorized.
+// bad credentials, not authorized, banned, a protocol version or client
+// identifier or authentication method the broker refuses.
 func (e *ConnectError) Permanent() bool {
+	if e.Reason != nil {
+		switch e.Reason.Code {
+		case packets.ReasonUnsupportedProtocolVersion, packets.ReasonClientIdentifierNotValid,
+			packets.ReasonBadUserNameOrPassword, packets.ReasonNotAuthorized, packets.ReasonBanned,
+			packets.ReasonBadAuthenticationMethod:
+			return true
+		}
+		return false
+	}
 	return e.Code == packets.ConnackBadUsernameOrPassword || e.Code == packets.ConnackNotAuthorized
 }

@@ -77,13 +77,29 @@ func (in *inbound) receive(cn *conn, p *packets.Publish) error {
 			return nil
 		}
 	}
-	rt := in.route(p.TopicName)
+	if p.QoS != AtMostOnce {
+		if limit := c.s.MQTT5.ReceiveMaximum; cn.unacked.Add(1) > int32(limit) && limit > 0 {
+			return &violation{packets.ReasonReceiveMaximumExceeded,
+				fmt.Sprintf("more than Receive Maximum %d unacknowledged QoS 1 and 2 messages (MQTT5-3.3.4-9)", limit)}
+		}
+	}
+	topic := p.TopicName
+	if cn.level == MQTT5 {
+		var err error
+		if topic, err = cn.resolveAlias(p); err != nil {
+			return err
+		}
+	}
+	rt := in.route(topic)
 	subs := rt.subs
 	if len(subs) == 0 && c.s.DefaultHandler != nil {
 		subs = in.defaultRoute()
 	}
 	m := newMessage(rt.topic, p.Payload)
-	m.QoS, m.Retained, m.Duplicate, m.PacketID, m.epoch = p.QoS, p.Retain, p.Dup, p.PacketID, cn.epoch
+	m.QoS, m.Retained, m.Duplicate, m.PacketID, m.epoch, m.level = p.QoS, p.Retain, p.Dup, p.PacketID, cn.epoch, cn.level
+	if p.Properties != nil {
+		m.Properties = messageProperties(p.Properties)
+	}
 	if len(subs) == 0 {
 		// No handler: acknowledged all the same (MQTT-4.5.0-2).
 		c.acks.arrived(m)
@@ -164,6 +180,13 @@ func (in *inbound) record(id uint16) (bool, error) {
 	return true, nil
 }
 
+// forget ends an inbound QoS 2 flow that the application refused.
+func (in *inbound) forget(id uint16) {
+	in.mu.Lock()
+	delete(in.qos2, id)
+	in.mu.Unlock()
+}
+
 // release ends an inbound QoS 2 flow on PUBREL and answers PUBCOMP.
 func (in *inbound) release(cn *conn, id uint16) {
 	in.mu.Lock()
@@ -228,10 +251,15 @@ type Message struct {
 	Retained  bool
 	Duplicate bool   // the broker may have delivered it before
 	PacketID  uint16 // the broker's packet identifier; 0 at QoS 0
+	// Properties are the message's MQTT 5.0 properties; nil when it has
+	// none, and always at 3.1.x.
+	Properties *MessageProperties
 
-	epoch     uint64 // the connection it arrived on
-	remaining int32  // handlers still to return; atomic
-	ackReady  bool   // handled, waiting for earlier acks (OrderedAcks); guarded by ackTracker.mu
+	epoch     uint64        // the connection it arrived on
+	remaining int32         // handlers still to return; atomic
+	refusal   atomic.Uint32 // Refuse's reason code
+	level     packets.ProtocolLevel
+	ackReady  bool // handled, waiting for earlier acks (OrderedAcks); guarded by ackTracker.mu
 }
 
 // msgBox puts a Message and its payload in one allocation.
@@ -266,6 +294,25 @@ func newMessage(topic string, payload []byte) *Message {
 	copy(buf, payload)
 	m.Topic, m.Payload = topic, buf
 	return m
+}
+
+// Refuse makes the client answer the message with the MQTT 5.0 reason code
+// given (0x80 or above: 0x80 Unspecified error, 0x83 Implementation
+// specific error, 0x87 Not authorized, 0x90 Topic Name invalid, 0x97 Quota
+// exceeded, 0x99 Payload format invalid; MQTT5-3.4.2-1) instead of
+// accepting it, once every handler returned. The broker does not send a
+// refused message again. Call it from a handler, before it returns. It
+// returns ErrNeedsMQTT5 at 3.1.x, where a message cannot be refused, and an
+// error for a code PUBACK cannot carry; a QoS 0 message has no answer.
+func (m *Message) Refuse(code packets.ReasonCode) error {
+	if m.level != MQTT5 {
+		return ErrNeedsMQTT5
+	}
+	if code < 0x80 || !code.ValidFor(packets.TypePuback) {
+		return fmt.Errorf("client: reason code %#02x cannot refuse a message (MQTT5-3.4.2-1)", byte(code))
+	}
+	m.refusal.Store(uint32(code))
+	return nil
 }
 
 // setHandlers records how many handlers the message goes to.

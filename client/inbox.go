@@ -6,6 +6,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/feedmq/feedmq/packets"
 )
 
 // opKind names the hot operations, which travel as values; everything else
@@ -24,6 +26,7 @@ const (
 type op struct {
 	kind  opKind
 	id    uint16
+	code  packets.ReasonCode // of an ack, at 5.0; failures come as opFunc with their reason string
 	epoch uint64
 	m     *outMsg
 	fn    func(*session)
@@ -200,9 +203,9 @@ func (s *session) handleBatch(batch []op) {
 		case opPublish:
 			s.accept(o.m)
 		case opPuback:
-			s.onPuback(o.epoch, o.id)
+			s.onPuback(o.epoch, o.id, o.code)
 		case opPubrec:
-			s.onPubrec(o.epoch, o.id)
+			s.onPubrec(o.epoch, o.id, o.code)
 		case opPubcomp:
 			s.onPubcomp(o.epoch, o.id)
 		}

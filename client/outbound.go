@@ -10,7 +10,15 @@ import (
 	"github.com/feedmq/feedmq/packets"
 )
 
-func (s *session) windowOpen() bool { return len(s.inflight) < s.c.s.MaxInflight }
+// windowOpen reports whether another QoS 1 or 2 PUBLISH may go out: fewer
+// are unacknowledged than MaxInflight and than the broker's Receive Maximum
+// (the send quota, MQTT5-3.3.4-7, MQTT5-4.9.0-2). Messages resumed from an
+// earlier connection and not yet resent (held) do not count: they are not
+// on this connection's wire.
+func (s *session) windowOpen() bool {
+	onWire := len(s.inflight) - len(s.held)
+	return onWire < s.window
+}
 
 // allocID returns a packet identifier not used by any flow in progress
 // (MQTT-2.3.1-1, MQTT-2.3.1-2).
@@ -42,7 +50,7 @@ func (s *session) accept(m *outMsg) {
 	}
 	m.seq = s.nextSeq
 	s.nextSeq++
-	if s.connected() && len(s.queue) == 0 && s.windowOpen() {
+	if s.connected() && len(s.queue) == 0 && len(s.held) == 0 && s.windowOpen() {
 		// Going out now: give it its id first, so it is stored once.
 		if id, ok := s.allocID(); ok {
 			m.pub.PacketID = id
@@ -54,6 +62,11 @@ func (s *session) accept(m *outMsg) {
 	}
 	m.d.setStored()
 	if m.pub.PacketID != 0 {
+		if err := s.conn.admits(&m.pub); err != nil {
+			s.del(outKey(m.seq))
+			s.c.finishMsg(m, err)
+			return
+		}
 		s.inflight[m.pub.PacketID] = m
 		_ = s.conn.sendPublish(m)
 		return
@@ -66,9 +79,20 @@ var errStoreFailed = errors.New("store failed")
 // pump moves queued messages onto the wire while connected and the send
 // window has room, in publish order.
 func (s *session) pump() {
+	s.resendHeld()
 	n := 0
 	for s.connected() && n < len(s.queue) {
 		m := s.queue[n]
+		if err := s.conn.admits(&m.pub); err != nil {
+			// The broker of this connection refuses it: failed, not
+			// downgraded (MQTT5-3.2.2-11, -14, -15).
+			n++
+			if m.pub.QoS != AtMostOnce {
+				s.del(outKey(m.seq))
+			}
+			s.c.finishMsg(m, err)
+			continue
+		}
 		if m.pub.QoS == AtMostOnce {
 			n++
 			if err := s.conn.sendPublish(m); err != nil {
@@ -76,7 +100,7 @@ func (s *session) pump() {
 			}
 			continue
 		}
-		if !s.windowOpen() {
+		if !s.windowOpen() || len(s.held) > 0 {
 			break
 		}
 		id, ok := s.allocID()
@@ -116,7 +140,7 @@ func (s *session) complete(m *outMsg, err error) {
 // with PUBACK comes from a broker that does QoS 1 at most (RabbitMQ): the
 // flow ends at once with ErrQoSDowngraded instead of waiting for a PUBREC
 // that never comes.
-func (s *session) onPuback(epoch uint64, id uint16) {
+func (s *session) onPuback(epoch uint64, id uint16, code packets.ReasonCode) {
 	m := s.inflight[id]
 	switch {
 	case m == nil || epoch != s.epoch || m.released:
@@ -131,7 +155,26 @@ func (s *session) onPuback(epoch uint64, id uint16) {
 	}
 	delete(s.inflight, id)
 	s.del(outKey(m.seq))
+	m.d.setReason(code)
 	s.complete(m, nil)
+}
+
+// onRefused ends a QoS 1 or 2 flow that the broker refused with a 5.0
+// reason code of 0x80 or above in PUBACK or PUBREC: the message was not
+// accepted, the flow is over and never retransmitted (MQTT5-4.4.0-2; no
+// PUBREL follows a refusing PUBREC, MQTT5-4.3.3-4), and Publish returns
+// the reason as a *ReasonError.
+func (s *session) onRefused(epoch uint64, id uint16, re *ReasonError) {
+	m := s.inflight[id]
+	if m == nil || epoch != s.epoch || m.released || (re.Packet == packets.TypePubrec && m.pub.QoS != ExactlyOnce) {
+		s.unexpectedAck(re.Packet.String(), id)
+		return
+	}
+	delete(s.inflight, id)
+	s.del(outKey(m.seq))
+	m.d.setReason(re.Code)
+	s.gauge()
+	s.c.finishMsg(m, re)
 }
 
 // unexpectedAck logs and counts an acknowledgment for no flow in flight,
@@ -144,7 +187,7 @@ func (s *session) unexpectedAck(kind string, id uint16) {
 // onPubrec answers PUBREC with PUBREL and stores the PUBREL in place of the
 // PUBLISH, which is never sent again (MQTT-4.3.3-1). PUBRELs go out in
 // PUBREC order (MQTT-4.6.0-4) because the session handles acks in order.
-func (s *session) onPubrec(epoch uint64, id uint16) {
+func (s *session) onPubrec(epoch uint64, id uint16, code packets.ReasonCode) {
 	m := s.inflight[id]
 	if m == nil || m.pub.QoS != ExactlyOnce || epoch != s.epoch {
 		s.unexpectedAck("PUBREC", id)
@@ -155,6 +198,7 @@ func (s *session) onPubrec(epoch uint64, id uint16) {
 		return
 	}
 	if !m.released {
+		m.d.setReason(code)
 		m.released = true
 		m.pub.Payload = nil // never sent again
 		s.nextRec++
@@ -178,4 +222,25 @@ func (s *session) onPubcomp(epoch uint64, id uint16) {
 	delete(s.inflight, id)
 	s.del(outKey(m.seq))
 	s.complete(m, nil)
+}
+
+// resendHeld resends, as the send window opens, the messages of a resumed
+// session that resend could not fit in the broker's Receive Maximum. They
+// keep their packet identifiers (MQTT-4.4.0-1) and go before any new
+// message, in their original order (MQTT-4.6.0-1).
+func (s *session) resendHeld() {
+	n := 0
+	for s.connected() && n < len(s.held) && s.windowOpen() {
+		m := s.held[n]
+		n++
+		if s.inflight[m.pub.PacketID] != m {
+			continue // ended meanwhile
+		}
+		m.pub.Dup = m.written.Load()
+		_ = s.conn.sendPublish(m)
+	}
+	if n > 0 {
+		clear(s.held[:n])
+		s.held = s.held[n:]
+	}
 }

@@ -17,6 +17,7 @@ type Delivery struct {
 	mu     sync.Mutex
 	ended  bool
 	stored bool
+	reason packets.ReasonCode
 	err    error
 	ch     chan struct{} // Done's channel, made on demand
 	notify chan struct{} // Publish's wake-up, capacity 1, pooled
@@ -71,6 +72,23 @@ func (d *Delivery) abandonWait(ctx context.Context) error {
 		return fmt.Errorf("%w: %w", ErrDeliveryPending, ctx.Err())
 	}
 	return ctx.Err()
+}
+
+// Reason returns the MQTT 5.0 reason code of the broker's acknowledgment
+// once Done is closed: 0 for success, 0x10 (No matching subscribers) for a
+// message the broker accepted with nobody to send it to, which is also a
+// success; a refusal (0x80 and above) is in Err as a *ReasonError. Always 0
+// at 3.1.x and at QoS 0.
+func (d *Delivery) Reason() packets.ReasonCode {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.reason
+}
+
+func (d *Delivery) setReason(code packets.ReasonCode) {
+	d.mu.Lock()
+	d.reason = code
+	d.mu.Unlock()
 }
 
 func (d *Delivery) setStored() {
@@ -157,9 +175,16 @@ func (c *Client) publish(ctx context.Context, topic string, payload []byte, wait
 	for _, opt := range opts {
 		o = opt.applyPublish(o)
 	}
-	pub := packets.Publish{TopicName: topic, QoS: o.qos, Retain: o.retain, Payload: payload}
+	pub := packets.Publish{TopicName: topic, QoS: o.qos, Retain: o.retain, Payload: payload, Properties: o.props}
 	if err := c.validate(&pub); err != nil {
 		return nil, err
+	}
+	if cn := c.current.Load(); cn != nil {
+		// Refused now rather than queued, when the broker's limits already
+		// say no; the session checks again on the connection it goes out on.
+		if err := cn.admits(&pub); err != nil {
+			return nil, err
+		}
 	}
 	if c.closing.Load() {
 		return nil, ErrClosed
@@ -199,6 +224,9 @@ func (c *Client) publish(ctx context.Context, topic string, payload []byte, wait
 // that its size is checked as it will be sent. Topic names already seen
 // skip the topic checks (topicCache).
 func (c *Client) validate(p *packets.Publish) error {
+	if p.Properties != nil {
+		return c.validate5(p)
+	}
 	if p.QoS > AtMostOnce {
 		p.PacketID = 1
 		defer func() { p.PacketID = 0 }()
@@ -206,7 +234,12 @@ func (c *Client) validate(p *packets.Publish) error {
 	if c.topics.known(p.TopicName) && p.QoS.Valid() && len(p.Payload) <= packets.MaxRemainingLength-len(p.TopicName)-4 {
 		return nil
 	}
-	if err := p.Validate(); err != nil {
+	if p.TopicName == "" {
+		// At 5.0 the codec allows it, for topic aliases; a caller never
+		// publishes to no topic (MQTT5-4.7.3-1).
+		return fmt.Errorf("client: publish: %w", packets.ValidateTopicName(""))
+	}
+	if err := p.ValidateVersion(c.s.Protocol); err != nil {
 		return fmt.Errorf("client: publish: %w", err)
 	}
 	c.topics.add(p.TopicName)
@@ -241,4 +274,22 @@ func (c *Client) finishMsg(m *outMsg, err error) {
 		m.counted = false
 		c.pending.release()
 	}
+}
+
+// validate5 checks a publish with MQTT 5.0 properties.
+func (c *Client) validate5(p *packets.Publish) error {
+	if c.s.Protocol != MQTT5 {
+		return fmt.Errorf("client: publish: %w", ErrNeedsMQTT5)
+	}
+	if err := packets.ValidateTopicName(p.TopicName); err != nil {
+		return fmt.Errorf("client: publish: %w", err)
+	}
+	if p.QoS > AtMostOnce {
+		p.PacketID = 1
+		defer func() { p.PacketID = 0 }()
+	}
+	if err := p.ValidateVersion(MQTT5); err != nil {
+		return fmt.Errorf("client: publish: %w", err)
+	}
+	return nil
 }

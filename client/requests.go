@@ -16,17 +16,20 @@ type request struct {
 	unsubscribe bool
 	filters     []string
 	qos         []QoS
-	reply       chan requestResult // nil for resubscriptions after a reconnect
+	opts        []*subscribeOptions // per filter, MQTT 5.0 only; nil when none has any
+	user        []UserProperty      // User Properties of the first SUBSCRIBE
+	reply       chan requestResult  // nil for resubscriptions after a reconnect
 }
 
 type requestResult struct {
-	codes []packets.SubackCode
-	err   error
+	codes  []packets.SubackCode
+	reason string // the broker's Reason String, at 5.0
+	err    error
 }
 
-func (r *request) finish(codes []packets.SubackCode, err error) {
+func (r *request) finish(res requestResult) {
 	if r.reply != nil {
-		r.reply <- requestResult{codes, err}
+		r.reply <- res
 	}
 }
 
@@ -59,7 +62,15 @@ func (s *session) request(r *request) {
 	}
 	p := &packets.Subscribe{PacketID: id}
 	for i, f := range r.filters {
-		p.Subscriptions = append(p.Subscriptions, packets.Subscription{TopicFilter: f, QoS: r.qos[i]})
+		sp := packets.Subscription{TopicFilter: f, QoS: r.qos[i]}
+		if r.opts != nil && r.opts[i] != nil {
+			o := r.opts[i]
+			sp.NoLocal, sp.RetainAsPublished, sp.RetainHandling = o.noLocal, o.retainAsPub, o.retainHandling
+		}
+		p.Subscriptions = append(p.Subscriptions, sp)
+	}
+	if len(r.user) > 0 {
+		p.Properties = &packets.Properties{UserProperties: r.user}
 	}
 	_ = s.conn.send(p)
 }
@@ -96,35 +107,53 @@ func (s *session) resubscribe() {
 			}
 			r.filters = append(r.filters, f)
 			r.qos = append(r.qos, s.filterQoS(f))
+			if sub.opts != nil {
+				if r.opts == nil {
+					r.opts = make([]*subscribeOptions, len(r.filters)-1, 32)
+				}
+				r.opts = append(r.opts, sub.opts)
+			} else if r.opts != nil {
+				r.opts = append(r.opts, nil)
+			}
 		}
 	}
 }
 
 // onSuback matches a SUBACK with its request. An unknown id or a wrong
 // number of codes is a protocol violation (MQTT-2.3.1-7, MQTT-3.9.3-1).
-func (s *session) onSuback(cn *conn, id uint16, codes []packets.SubackCode) {
+func (s *session) onSuback(cn *conn, id uint16, codes []packets.SubackCode, reason string) {
 	r := s.requests[id]
 	if r == nil || r.unsubscribe || len(codes) != len(r.filters) {
-		cn.fail(fmt.Errorf("%w: SUBACK %d matches no SUBSCRIBE sent (MQTT-2.3.1-7, MQTT-3.9.3-1)", ErrProtocolViolation, id))
+		cn.abort(fmt.Errorf("%w: SUBACK %d matches no SUBSCRIBE sent (MQTT-2.3.1-7, MQTT-3.9.3-1)", ErrProtocolViolation, id))
 		return
 	}
 	delete(s.requests, id)
 	if r.reply == nil {
 		for i, code := range codes {
-			if code == packets.SubackFailure {
-				s.c.reportError(fmt.Errorf("%w on resubscribe: %q", ErrSubscriptionRefused, r.filters[i]))
+			if code >= packets.SubackFailure {
+				s.c.reportError(fmt.Errorf("%w on resubscribe: %q", subscribeError(r.filters[i:i+1], codes[i:i+1], reason), r.filters[i]))
 			}
 		}
 	}
-	r.finish(codes, nil)
+	r.finish(requestResult{codes: codes, reason: reason})
 }
 
-func (s *session) onUnsuback(cn *conn, id uint16) {
+// onUnsuback matches an UNSUBACK with its request. At 5.0 a code of 0x80
+// or above for a filter fails the Unsubscribe with a *ReasonError naming
+// it; the filter is removed locally all the same.
+func (s *session) onUnsuback(cn *conn, id uint16, codes []packets.ReasonCode, reason string) {
 	r := s.requests[id]
-	if r == nil || !r.unsubscribe {
-		cn.fail(fmt.Errorf("%w: UNSUBACK %d matches no UNSUBSCRIBE sent (MQTT-2.3.1-7)", ErrProtocolViolation, id))
+	if r == nil || !r.unsubscribe || (codes != nil && len(codes) != len(r.filters)) {
+		cn.abort(fmt.Errorf("%w: UNSUBACK %d matches no UNSUBSCRIBE sent (MQTT-2.3.1-7, MQTT5-3.11.3-1)", ErrProtocolViolation, id))
 		return
 	}
 	delete(s.requests, id)
-	r.finish(nil, nil)
+	for i, code := range codes {
+		if code >= 0x80 {
+			re := &ReasonError{Packet: packets.TypeUnsuback, Code: code, Reason: reason}
+			r.finish(requestResult{err: fmt.Errorf("client: unsubscribe %q: %w", r.filters[i], re)})
+			return
+		}
+	}
+	r.finish(requestResult{})
 }

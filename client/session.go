@@ -25,6 +25,8 @@ type session struct {
 	nextID   uint16             // where the search for a free packet id starts
 	queue    []*outMsg          // accepted, not yet on the wire, in publish order
 	inflight map[uint16]*outMsg // on the wire, awaiting PUBACK/PUBREC/PUBCOMP
+	held     []*outMsg          // in inflight, resumed but not yet resent: over the send window
+	window   int                // the send window: MaxInflight, or the broker's Receive Maximum if lower
 
 	subs     []*subscription     // in the order they were made
 	requests map[uint16]*request // SUBSCRIBE/UNSUBSCRIBE awaiting an ack
@@ -132,6 +134,9 @@ func (s *session) connected() bool { return s.conn != nil }
 func (s *session) onConnected(cn *conn) {
 	s.conn = cn
 	s.epoch = cn.epoch
+	// The send quota starts again on every connection (MQTT5-4.9.0-1).
+	s.window = min(s.c.s.MaxInflight, int(cn.server.ReceiveMaximum))
+	s.held = s.held[:0]
 	if s.c.s.PersistentSession {
 		s.resend()
 	} else {
@@ -184,12 +189,23 @@ func (s *session) inflightInOrder() []*outMsg {
 
 // resend sends every unacknowledged PUBLISH again with DUP=1 (MQTT-3.3.1-1)
 // and its original id, and every PUBREL again (MQTT-4.4.0-1).
+//
+// A PUBREL is never held back, but its message still counts against the
+// send window until PUBCOMP (MQTT5-3.3.4-8, MQTT5-4.9.0-2): PUBLISHes past
+// the window wait in held, and go out as acks free the window.
 func (s *session) resend() {
+	onWire := 0
 	for _, m := range s.inflightInOrder() {
 		if m.released {
 			_ = s.conn.sendAck(packets.TypePubrel, m.pub.PacketID)
+			onWire++
 			continue
 		}
+		if onWire >= s.window {
+			s.held = append(s.held, m)
+			continue
+		}
+		onWire++
 		m.pub.Dup = m.written.Load()
 		_ = s.conn.sendPublish(m)
 	}
@@ -224,11 +240,11 @@ func (s *session) onConnectionLost(cn *conn) {
 // disconnect queues DISCONNECT as the connection's last packet
 // (MQTT-3.14.4-1, MQTT-3.14.4-2) and returns a channel closed once it was
 // written; nil when offline.
-func (s *session) disconnect() <-chan struct{} {
+func (s *session) disconnect(p *packets.Disconnect) <-chan struct{} {
 	if s.conn == nil {
 		return nil
 	}
-	sent := s.conn.sendDisconnect()
+	sent := s.conn.sendDisconnect(p)
 	s.conn = nil
 	return sent
 }
@@ -267,10 +283,10 @@ func (s *session) abandon() {
 		s.c.finishMsg(m, ErrAbandoned)
 	}
 	for _, r := range s.requests {
-		r.finish(nil, ErrClosed)
+		r.finish(requestResult{err: ErrClosed})
 	}
 	for _, r := range s.waiting {
-		r.finish(nil, ErrClosed)
+		r.finish(requestResult{err: ErrClosed})
 	}
 	s.queue, s.waiting = nil, nil
 	clear(s.inflight)

@@ -25,13 +25,13 @@ type settings struct {
 // settle validates cfg and applies the defaults of its zero values.
 func (cfg Config) settle() (*settings, error) {
 	s := &settings{Config: cfg}
-	for _, step := range []func() error{s.settleBrokers, s.settleIdentity, s.settleTimes, s.settleLimits, s.settleWill} {
+	for _, step := range []func() error{s.settleBrokers, s.settleIdentity, s.settleTimes, s.settleLimits, s.settleWill, s.settleMQTT5} {
 		if err := step(); err != nil {
 			return nil, err
 		}
 	}
 	// Build the CONNECT once, so that an invalid field is reported by New.
-	if err := s.connectPacket(s.Username, s.Password).Validate(); err != nil {
+	if err := s.connectPacket(s.Username, s.Password).ValidateVersion(s.Protocol); err != nil {
 		return nil, fmt.Errorf("client: %w", err)
 	}
 	s.log = s.Logger
@@ -68,7 +68,11 @@ func (s *settings) settleIdentity() error {
 			// persistent sessions: they could never be resumed.
 			return errors.New("client: a persistent session needs a ClientID (MQTT-3.1.3-7)")
 		}
-		s.ClientID = randomClientID()
+		if s.Protocol != MQTT5 {
+			s.ClientID = randomClientID()
+		}
+		// At 5.0 the broker assigns one (MQTT5-3.1.3-6), which the client
+		// reuses on every reconnection.
 	}
 	if s.Protocol == MQTT31 && len(s.ClientID) > 23 {
 		return errors.New("client: MQTT 3.1 limits the ClientID to 23 characters")
@@ -156,13 +160,46 @@ func (s *settings) settleWill() error {
 	return nil
 }
 
-// connectPacket builds CONNECT for one attempt (MQTT 3.1.1 §3.1).
+// settleMQTT5 refuses 5.0 settings on a 3.1.x client.
+func (s *settings) settleMQTT5() error {
+	if s.Protocol == MQTT5 {
+		return nil
+	}
+	if s.MQTT5.set() || (s.Will != nil && s.Will.Properties != nil) {
+		return fmt.Errorf("client: Config.MQTT5 or Will.Properties: %w", ErrNeedsMQTT5)
+	}
+	return nil
+}
+
+// sessionExpiry is the Session Expiry Interval CONNECT asks for: by
+// default a persistent session never expires and a clean one ends with the
+// connection, as in 3.1.1.
+func (s *settings) sessionExpiry() uint32 {
+	switch {
+	case s.MQTT5.SessionExpiry > 0:
+		return seconds(s.MQTT5.SessionExpiry)
+	case s.PersistentSession:
+		return 0xFFFFFFFF
+	}
+	return 0
+}
+
+// connectPacket builds CONNECT for one attempt (MQTT 3.1.1 §3.1, MQTT 5.0
+// §3.1). clientID is Config.ClientID, or at 5.0 the one the broker
+// assigned on an earlier connection.
 func (s *settings) connectPacket(username, password string) *packets.Connect {
+	return s.connectPacketFor(s.ClientID, username, password)
+}
+
+func (s *settings) connectPacketFor(clientID, username, password string) *packets.Connect {
 	p := &packets.Connect{
 		ProtocolName:  "MQTT",
 		ProtocolLevel: s.Protocol,
 		CleanSession:  !s.PersistentSession,
-		ClientID:      s.ClientID,
+		ClientID:      clientID,
+	}
+	if s.Protocol == MQTT5 {
+		s.connectProperties(p)
 	}
 	if s.Protocol == MQTT31 {
 		p.ProtocolName = "MQIsdp"
@@ -182,6 +219,57 @@ func (s *settings) connectPacket(username, password string) *packets.Connect {
 		p.PasswordFlag, p.Password = true, []byte(password)
 	}
 	return p
+}
+
+// connectProperties adds the 5.0 properties of CONNECT and of its will.
+func (s *settings) connectProperties(p *packets.Connect) {
+	ps := &packets.Properties{UserProperties: s.MQTT5.UserProperties}
+	if e := s.sessionExpiry(); e != 0 {
+		ps.SetSessionExpiryInterval(e)
+	}
+	if s.MQTT5.ReceiveMaximum != 0 {
+		ps.SetReceiveMaximum(s.MQTT5.ReceiveMaximum)
+	}
+	if s.MaxPacketSize < packets.MaxRemainingLength {
+		// 5.0's limit counts the whole packet, ours the Remaining Length: a
+		// packet of at most MaxPacketSize+2 bytes has a Remaining Length of
+		// at most MaxPacketSize, so nothing the broker may send is refused.
+		ps.SetMaximumPacketSize(uint32(s.MaxPacketSize + 2))
+	}
+	if s.MQTT5.TopicAliasMaximum != 0 {
+		ps.SetTopicAliasMaximum(s.MQTT5.TopicAliasMaximum)
+	}
+	if s.MQTT5.NoProblemInformation {
+		ps.SetRequestProblemInformation(0)
+	}
+	if s.MQTT5.RequestResponseInformation {
+		ps.SetRequestResponseInformation(1)
+	}
+	p.Properties = ps
+	if s.Will == nil || s.Will.Properties == nil {
+		return
+	}
+	wp := s.Will.Properties
+	w := &packets.Properties{UserProperties: wp.UserProperties}
+	if wp.Delay > 0 {
+		w.SetWillDelayInterval(seconds(wp.Delay))
+	}
+	if wp.Expiry > 0 {
+		w.SetMessageExpiryInterval(seconds(wp.Expiry))
+	}
+	if wp.PayloadUTF8 {
+		w.SetPayloadFormatIndicator(1)
+	}
+	if wp.ContentType != "" {
+		w.SetContentType(wp.ContentType)
+	}
+	if wp.ResponseTopic != "" {
+		w.SetResponseTopic(wp.ResponseTopic)
+	}
+	if wp.CorrelationData != nil {
+		w.SetCorrelationData(wp.CorrelationData)
+	}
+	p.WillProperties = w
 }
 
 // randomClientID returns an identifier of 23 characters or fewer, the length

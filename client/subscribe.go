@@ -21,7 +21,8 @@ type subscription struct {
 	match   []string // what topics are matched against, per filter
 	qos     []QoS    // session goroutine only
 	queue   *msgQueue
-	feed    bool // a feed's: never replaced by another subscription
+	feed    bool              // a feed's: never replaced by another subscription
+	opts    *subscribeOptions // MQTT 5.0 subscription options; nil when none
 }
 
 // subTable is an immutable snapshot of the subscriptions, published by the
@@ -89,11 +90,7 @@ func (c *Client) Subscribe(ctx context.Context, filter string, qos QoS, handler 
 // QoS per filter; a refused filter makes the error wrap
 // ErrSubscriptionRefused and the subscription is removed.
 func (c *Client) SubscribeMany(ctx context.Context, filters []TopicFilter, handler func(*Message), opts ...SubscribeOption) ([]QoS, error) {
-	var o subscribeOptions
-	for _, opt := range opts {
-		o = opt.applySubscribe(o)
-	}
-	sub, err := c.subscription(filters, handler)
+	sub, err := c.subscription(filters, handler, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -101,47 +98,110 @@ func (c *Client) SubscribeMany(ctx context.Context, filters []TopicFilter, handl
 	if err != nil {
 		return nil, err
 	}
-	return c.granted(sub, res.codes)
+	return c.granted(sub, res)
 }
 
 // granted reads a SUBACK's codes for sub. Refused filters are removed from
 // it and reported in a *SubscribeError.
-func (c *Client) granted(sub *subscription, codes []packets.SubackCode) ([]QoS, error) {
-	granted := make([]QoS, len(codes))
+func (c *Client) granted(sub *subscription, res requestResult) ([]QoS, error) {
+	granted := make([]QoS, len(res.codes))
 	var refused []string
-	for i, code := range codes {
-		if code == packets.SubackFailure {
-			refused = append(refused, sub.filters[i])
+	var codes []packets.SubackCode
+	for i, code := range res.codes {
+		if code >= packets.SubackFailure {
+			refused, codes = append(refused, sub.filters[i]), append(codes, code)
 			continue
 		}
 		granted[i] = QoS(code)
 	}
 	if len(refused) > 0 {
 		c.post(op{fn: func(s *session) { s.dropFilters(sub, refused) }})
-		return granted, &SubscribeError{Refused: refused}
+		return granted, subscribeError(refused, codes, res.reason)
 	}
 	return granted, nil
 }
 
 // SubscribeError reports the filters of a SUBSCRIBE that the broker refused
-// (SUBACK return code 0x80). The others stay subscribed. It wraps
-// ErrSubscriptionRefused.
+// (SUBACK return code 0x80 at 3.1.1, a reason code of 0x80 or above at
+// 5.0). The others stay subscribed. It wraps ErrSubscriptionRefused and,
+// at 5.0, a *ReasonError per refusal, so errors.Is(err, ErrNotAuthorized)
+// tells why.
 type SubscribeError struct {
 	Refused []string
+	// Reasons holds, at 5.0, the reason code of each refused filter, in
+	// the order of Refused; nil at 3.1.x.
+	Reasons []packets.ReasonCode
+	// Reason is the broker's Reason String, if it sent one.
+	Reason string
 }
 
-// Error names the refused filters.
+func subscribeError(refused []string, codes []packets.SubackCode, reason string) *SubscribeError {
+	e := &SubscribeError{Refused: refused, Reason: reason}
+	for _, code := range codes {
+		if code != packets.SubackFailure || reason != "" {
+			e.Reasons = make([]packets.ReasonCode, len(codes))
+			for i, c := range codes {
+				e.Reasons[i] = packets.ReasonCode(c)
+			}
+			break
+		}
+	}
+	return e
+}
+
+// Error names the refused filters, and at 5.0 why.
 func (e *SubscribeError) Error() string {
-	return fmt.Sprintf("%v: %q", ErrSubscriptionRefused, strings.Join(e.Refused, `", "`))
+	s := fmt.Sprintf("%v: %q", ErrSubscriptionRefused, strings.Join(e.Refused, `", "`))
+	if len(e.Reasons) > 0 {
+		var why []string
+		for _, code := range e.Reasons {
+			why = append(why, fmt.Sprintf("%s (%#02x)", code.NameFor(packets.TypeSuback), byte(code)))
+		}
+		s += ": " + strings.Join(why, ", ")
+	}
+	if e.Reason != "" {
+		s += ": " + e.Reason
+	}
+	return s
 }
 
-// Unwrap returns ErrSubscriptionRefused.
-func (e *SubscribeError) Unwrap() error { return ErrSubscriptionRefused }
+// Unwrap returns ErrSubscriptionRefused and a *ReasonError per refusal.
+func (e *SubscribeError) Unwrap() []error {
+	errs := []error{ErrSubscriptionRefused}
+	for _, code := range e.Reasons {
+		errs = append(errs, &ReasonError{Packet: packets.TypeSuback, Code: code, Reason: e.Reason})
+	}
+	return errs
+}
 
-// subscription validates filters and builds their subscription.
-func (c *Client) subscription(filters []TopicFilter, handler func(*Message)) (*subscription, error) {
+// subscription validates filters and options and builds their
+// subscription.
+func (c *Client) subscription(filters []TopicFilter, handler func(*Message), opts []SubscribeOption) (*subscription, error) {
 	if len(filters) == 0 {
 		return nil, errors.New("client: subscribe: no filters (MQTT-3.8.3-3)")
+	}
+	var o *subscribeOptions
+	if len(opts) > 0 {
+		o = new(subscribeOptions)
+		for _, opt := range opts {
+			*o = opt.applySubscribe(*o)
+		}
+		if o.v5 && c.s.Protocol != MQTT5 {
+			return nil, fmt.Errorf("client: subscribe: %w", ErrNeedsMQTT5)
+		}
+		if !o.v5 {
+			o = nil
+		}
+	}
+	for _, f := range filters {
+		if o != nil && o.noLocal && strings.HasPrefix(f.Filter, "$share/") {
+			return nil, fmt.Errorf("client: subscribe %q: No Local on a shared subscription is a protocol error (MQTT5-3.8.3-4)", f.Filter)
+		}
+		if cn := c.current.Load(); cn != nil {
+			if err := cn.server.allowsFilter(f.Filter); err != nil {
+				return nil, err
+			}
+		}
 	}
 	var names []string
 	var qos []QoS
@@ -158,7 +218,9 @@ func (c *Client) subscription(filters []TopicFilter, handler func(*Message)) (*s
 	if handler != nil {
 		h = &handler
 	}
-	return c.newSubscription(names, qos, h), nil
+	sub := c.newSubscription(names, qos, h)
+	sub.opts = o
+	return sub, nil
 }
 
 func (c *Client) newSubscription(filters []string, qos []QoS, handler *func(*Message)) *subscription {
@@ -181,7 +243,7 @@ func (c *Client) subscribe(ctx context.Context, sub *subscription) (requestResul
 	if err := c.start(); err != nil {
 		return requestResult{}, err
 	}
-	r := &request{filters: sub.filters, qos: slices.Clone(sub.qos), reply: make(chan requestResult, 1)}
+	r := newRequest(sub)
 	if !c.post(op{fn: func(s *session) { s.subscribe(sub, r) }}) {
 		return requestResult{}, c.stoppedErr()
 	}
@@ -219,7 +281,7 @@ func (c *Client) Unsubscribe(ctx context.Context, filters ...string) error {
 // that handler and QoS; feeds always add a subscription of their own.
 func (s *session) subscribe(sub *subscription, r *request) {
 	if old := s.replaceable(sub); old != nil {
-		old.qos = sub.qos
+		old.qos, old.opts = sub.qos, sub.opts
 		if h := sub.queue.handler.Load(); h != nil {
 			old.queue.handler.Store(h)
 		}
@@ -296,7 +358,7 @@ func (s *session) without(sub *subscription, filters []string) *subscription {
 		return nil
 	}
 	ns := newSubscriptionOn(sub.queue, kept, qos)
-	ns.feed = sub.feed
+	ns.feed, ns.opts = sub.feed, sub.opts
 	return ns
 }
 
@@ -308,4 +370,29 @@ func (s *session) unsubscribe(r *request) {
 	s.subs = slices.DeleteFunc(s.subs, func(sub *subscription) bool { return sub == nil })
 	s.publishSubs()
 	s.request(r)
+}
+
+// newRequest is the first SUBSCRIBE of sub.
+func newRequest(sub *subscription) *request {
+	r := &request{filters: sub.filters, qos: slices.Clone(sub.qos), reply: make(chan requestResult, 1)}
+	if sub.opts != nil {
+		r.opts = make([]*subscribeOptions, len(sub.filters))
+		for i := range r.opts {
+			r.opts[i] = sub.opts
+		}
+		r.user = sub.opts.user
+	}
+	return r
+}
+
+// allowsFilter checks a filter against what the broker said in CONNACK it
+// offers: wildcards and shared subscriptions (MQTT 5.0 §3.2.2.3).
+func (srv *ServerSettings) allowsFilter(filter string) error {
+	if !srv.SharedSubscriptions && strings.HasPrefix(filter, "$share/") {
+		return fmt.Errorf("client: subscribe %q: %w: shared subscriptions", filter, ErrNotSupported)
+	}
+	if !srv.WildcardSubscriptions && strings.ContainsAny(routingFilter(filter), "+#") {
+		return fmt.Errorf("client: subscribe %q: %w: wildcard subscriptions", filter, ErrNotSupported)
+	}
+	return nil
 }

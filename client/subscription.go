@@ -23,11 +23,7 @@ type Subscription struct {
 // client's NextMessage) until SetHandler sets one. Unlike Subscribe, a
 // subscription made here never replaces another to the same filter.
 func (c *Client) SubscribeAsync(filters []TopicFilter, handler func(*Message), opts ...SubscribeOption) (*Subscription, error) {
-	var o subscribeOptions
-	for _, opt := range opts {
-		o = opt.applySubscribe(o)
-	}
-	sub, err := c.subscription(filters, handler)
+	sub, err := c.subscription(filters, handler, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -38,7 +34,7 @@ func (c *Client) SubscribeAsync(filters []TopicFilter, handler func(*Message), o
 	if err := c.start(); err != nil {
 		return nil, err
 	}
-	r := &request{filters: sub.filters, qos: append([]QoS(nil), sub.qos...), reply: make(chan requestResult, 1)}
+	r := newRequest(sub)
 	if !c.post(op{fn: func(s *session) { s.subscribe(sub, r) }}) {
 		return nil, c.stoppedErr()
 	}
@@ -58,7 +54,7 @@ func (s *Subscription) Granted(ctx context.Context) ([]QoS, error) {
 		if res.err != nil {
 			return nil, res.err
 		}
-		return s.c.granted(s.sub, res.codes)
+		return s.c.granted(s.sub, res)
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	case <-s.c.ctx.Done():

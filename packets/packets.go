@@ -104,6 +104,12 @@ func decodeVersion(b []byte, v5 bool) (Packet, int, error) {
 // It reads no byte past the end of the packet, and the packet it returns owns
 // its memory. Long-lived connections should use a Reader instead.
 func ReadPacket(r io.Reader) (Packet, error) {
+	return ReadPacketVersion(r, ProtocolMQTT311)
+}
+
+// ReadPacketVersion is ReadPacket at protocol level v: a client reads its
+// CONNACK with it before handing the connection to a Reader.
+func ReadPacketVersion(r io.Reader, v ProtocolLevel) (Packet, error) {
 	var hdr [5]byte
 	if _, err := io.ReadFull(r, hdr[:1]); err != nil {
 		return nil, err
@@ -128,7 +134,7 @@ func ReadPacket(r io.Reader) (Packet, error) {
 	if got, err := io.ReadFull(r, body); err != nil {
 		return nil, eofInPacket(err, 1+used+got)
 	}
-	return decodePacket(nil, nil, hdr[0], body, 1+used, false)
+	return decodePacket(nil, nil, hdr[0], body, 1+used, isV5(v))
 }
 
 // decodePacket decodes a body whose fixed header byte is first. When reuse is

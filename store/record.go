@@ -14,7 +14,8 @@ import (
 //
 //	byte  0     magic 0xF5 (packet type 15 is reserved, so no bare MQTT packet starts so)
 //	byte  1     format version, 1
-//	byte  2     flags; bit 0 (flagNoPacketID) marks a PUBLISH stored before it had a packet identifier
+//	byte  2     flags; bit 0 (flagNoPacketID) marks a PUBLISH stored before it had a packet identifier,
+//	            bit 1 (flagV5) a packet encoded at MQTT 5.0 because it has properties
 //	byte  3     reserved, 0
 //	bytes 4-7   length of the packet, big-endian
 //	bytes 8-11  CRC-32C (Castagnoli) of bytes 0-7 and of the packet, big-endian
@@ -29,6 +30,7 @@ const (
 	headerSize    = 12
 
 	flagNoPacketID = 1 << 0
+	flagV5         = 1 << 1
 
 	placeholderID = 1
 
@@ -52,10 +54,17 @@ func appendRecord(dst []byte, k Key, p packets.Packet) ([]byte, error) {
 		p = &cp
 		flags |= flagNoPacketID
 	}
+	level := packets.ProtocolMQTT311
+	if hasProperties(p) {
+		// MQTT 5.0 properties (user properties, content type, expiry...)
+		// are part of the message: kept by encoding at 5.0.
+		level = packets.ProtocolMQTT5
+		flags |= flagV5
+	}
 	start := len(dst)
-	dst = slices.Grow(dst, headerSize+p.Size())
+	dst = slices.Grow(dst, headerSize+p.SizeVersion(level))
 	dst = append(dst, recordMagic, recordVersion, flags, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-	out, err := p.Append(dst)
+	out, err := p.AppendVersion(dst, level)
 	if err != nil {
 		return dst[:start], fmt.Errorf("%w: %v: %w", ErrInvalid, k, err)
 	}
@@ -98,7 +107,7 @@ func decodeRecord(k Key, b []byte) (packets.Packet, error) {
 		return nil, corrupt("unknown format version " + strconv.Itoa(int(b[1])))
 	}
 	flags := b[2]
-	if flags&^flagNoPacketID != 0 || b[3] != 0 {
+	if flags&^(flagNoPacketID|flagV5) != 0 || b[3] != 0 {
 		return nil, corrupt("unknown flags")
 	}
 	n := binary.BigEndian.Uint32(b[4:8])
@@ -114,7 +123,11 @@ func decodeRecord(k Key, b []byte) (packets.Packet, error) {
 	if crc != binary.BigEndian.Uint32(b[8:12]) {
 		return nil, corrupt("CRC-32C mismatch")
 	}
-	p, used, err := packets.Decode(body)
+	level := packets.ProtocolMQTT311
+	if flags&flagV5 != 0 {
+		level = packets.ProtocolMQTT5
+	}
+	p, used, err := packets.DecodeVersion(body, level)
 	if err != nil {
 		return nil, &corruptError{reason: "undecodable packet", err: err}
 	}
@@ -132,4 +145,18 @@ func decodeRecord(k Key, b []byte) (packets.Packet, error) {
 		return nil, corrupt("wrong packet for the key: " + why)
 	}
 	return p, nil
+}
+
+// hasProperties reports whether p carries MQTT 5.0 properties or a reason
+// code, which only a 5.0 encoding keeps.
+func hasProperties(p packets.Packet) bool {
+	switch p := p.(type) {
+	case *packets.Publish:
+		return p.Properties != nil
+	case *packets.Pubrel:
+		return p.Properties != nil || p.ReasonCode != 0
+	case *packets.Pubrec:
+		return p.Properties != nil || p.ReasonCode != 0
+	}
+	return false
 }
