@@ -6,6 +6,7 @@ package client
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -92,6 +93,9 @@ func (in *inbound) receive(cn *conn, p *packets.Publish) error {
 	}
 	rt := in.route(topic)
 	subs := rt.subs
+	if p.Properties != nil && len(p.Properties.SubscriptionIdentifiers) > 0 {
+		subs = in.routeByID(p.Properties.SubscriptionIdentifiers, subs)
+	}
 	if len(subs) == 0 && c.s.DefaultHandler != nil {
 		subs = in.defaultRoute()
 	}
@@ -218,6 +222,42 @@ func (in *inbound) route(topic string) route {
 	}
 	in.routes[topic] = rt
 	return rt
+}
+
+// routeByID narrows a message's subscriptions to those its Subscription
+// Identifiers stand for (MQTT5-3.3.4-3): a broker that sends one copy per
+// matching subscription then reaches each subscription once, not every
+// matching one per copy. Identifiers the client does not know (an older
+// session's) leave the topic's routing as it is.
+func (in *inbound) routeByID(ids []uint32, byTopic []*subscription) []*subscription {
+	table := in.c.subs.Load()
+	if table.byID == nil || len(byTopic) < 2 {
+		return byTopic
+	}
+	named := func(sub *subscription) bool {
+		for _, id := range ids {
+			if slices.Contains(table.byID[id], sub) {
+				return true
+			}
+		}
+		return false
+	}
+	n := 0
+	for _, sub := range byTopic {
+		if named(sub) {
+			n++
+		}
+	}
+	if n == 0 || n == len(byTopic) {
+		return byTopic
+	}
+	subs := make([]*subscription, 0, n)
+	for _, sub := range byTopic {
+		if named(sub) {
+			subs = append(subs, sub)
+		}
+	}
+	return subs
 }
 
 // defaultRoute is where messages no subscription matches go: the

@@ -57,6 +57,7 @@ func (s *session) request(r *request) {
 	}
 	s.requests[id] = r
 	if r.unsubscribe {
+		s.forgetSubscriptionIDs(r.filters)
 		_ = s.conn.send(&packets.Unsubscribe{PacketID: id, TopicFilters: r.filters})
 		return
 	}
@@ -71,6 +72,12 @@ func (s *session) request(r *request) {
 	}
 	if len(r.user) > 0 {
 		p.Properties = &packets.Properties{UserProperties: r.user}
+	}
+	if id := s.subscriptionID(r.filters); id != 0 {
+		if p.Properties == nil {
+			p.Properties = new(packets.Properties)
+		}
+		p.Properties.SubscriptionIdentifiers = []uint32{id}
 	}
 	_ = s.conn.send(p)
 }
@@ -94,8 +101,14 @@ func (s *session) resubscribe() {
 			}
 		}
 	}
+	// With Subscription Identifiers each subscription gets SUBSCRIBEs of
+	// its own, so that its identifier stands for it alone.
+	perSub := s.conn != nil && s.conn.level == MQTT5 && s.conn.server.SubscriptionIdentifiers
 	var r *request
 	for _, sub := range s.subs {
+		if perSub {
+			r = nil
+		}
 		for _, f := range sub.filters {
 			if seen[f] {
 				continue

@@ -28,9 +28,11 @@ type session struct {
 	held     []*outMsg          // in inflight, resumed but not yet resent: over the send window
 	window   int                // the send window: MaxInflight, or the broker's Receive Maximum if lower
 
-	subs     []*subscription     // in the order they were made
-	requests map[uint16]*request // SUBSCRIBE/UNSUBSCRIBE awaiting an ack
-	waiting  []*request          // requests to send once connected
+	subs      []*subscription   // in the order they were made
+	filterIDs map[string]uint32 // MQTT 5.0: the Subscription Identifier each filter was last subscribed with
+	nextSubID uint32
+	requests  map[uint16]*request // SUBSCRIBE/UNSUBSCRIBE awaiting an ack
+	waiting   []*request          // requests to send once connected
 
 	idle      []chan struct{} // closed when nothing is pending (Disconnect)
 	abandoned int             // messages ended by the client stopping

@@ -29,6 +29,7 @@ type subscription struct {
 // session goroutine and read by the reader without a lock.
 type subTable struct {
 	subs []*subscription
+	byID map[uint32][]*subscription // MQTT 5.0 Subscription Identifier → the subscriptions it stands for
 }
 
 // matches reports whether any of the subscription's filters matches topic.
@@ -310,7 +311,54 @@ func (s *session) replaceable(sub *subscription) *subscription {
 
 // publishSubs gives the reader a new snapshot of the subscriptions.
 func (s *session) publishSubs() {
-	s.c.subs.Store(&subTable{subs: slices.Clone(s.subs)})
+	t := &subTable{subs: slices.Clone(s.subs)}
+	if len(s.filterIDs) > 0 {
+		t.byID = map[uint32][]*subscription{}
+		for _, sub := range s.subs {
+			for _, f := range sub.filters {
+				id := s.filterIDs[f]
+				if id != 0 && !slices.Contains(t.byID[id], sub) {
+					t.byID[id] = append(t.byID[id], sub)
+				}
+			}
+		}
+	}
+	s.c.subs.Store(t)
+}
+
+// maxSubscriptionID is the largest Subscription Identifier, a Variable
+// Byte Integer (MQTT 5.0 §3.8.2.1.2).
+const maxSubscriptionID = 268435455
+
+// subscriptionID gives a SUBSCRIBE its Subscription Identifier, when the
+// broker offers them: a new one per SUBSCRIBE, recorded for each of its
+// filters, since the broker keeps the identifier of the last SUBSCRIBE per
+// filter. Messages are then routed by identifier, exactly, even where
+// filters overlap or are shared. 0 means none.
+func (s *session) subscriptionID(filters []string) uint32 {
+	if s.conn == nil || s.conn.level != MQTT5 || !s.conn.server.SubscriptionIdentifiers {
+		return 0
+	}
+	s.nextSubID = s.nextSubID%maxSubscriptionID + 1
+	if s.filterIDs == nil {
+		s.filterIDs = map[string]uint32{}
+	}
+	for _, f := range filters {
+		s.filterIDs[f] = s.nextSubID
+	}
+	s.publishSubs()
+	return s.nextSubID
+}
+
+// forgetSubscriptionIDs drops the identifiers of unsubscribed filters.
+func (s *session) forgetSubscriptionIDs(filters []string) {
+	if len(s.filterIDs) == 0 {
+		return
+	}
+	for _, f := range filters {
+		delete(s.filterIDs, f)
+	}
+	s.publishSubs()
 }
 
 // filterQoS is the QoS to ask for a filter: the highest any local
