@@ -49,6 +49,8 @@ type conn struct {
 	// PUBACK or PUBCOMP, against Config.MQTT5.ReceiveMaximum.
 	unacked atomic.Int32
 
+	reauth atomic.Pointer[reauth] // a re-authentication in progress
+
 	mu       sync.Mutex // guards the fields below; never held across I/O
 	pending  []byte     // encoded packets the writer has not taken yet
 	waiters  []*outMsg  // PUBLISHes in pending, told when it is written
@@ -357,6 +359,8 @@ func (c *Client) dispatch(cn *conn, p packets.Packet) error {
 	case *packets.Unsuback:
 		id, codes, reason := p.PacketID, slices.Clone(p.ReasonCodes), reasonString(p.Properties)
 		c.post(op{fn: func(s *session) { s.onUnsuback(cn, id, codes, reason) }})
+	case *packets.Auth:
+		return cn.onAuth(p)
 	case *packets.Disconnect:
 		if cn.level != MQTT5 {
 			return fmt.Errorf("%w: broker sent DISCONNECT (MQTT-4.8.0-1)", ErrProtocolViolation)

@@ -237,7 +237,7 @@ func (c *Client) connectTo(ctx context.Context, u *url.URL) (*conn, error) {
 	deadline, _ := ctx.Deadline()
 	nc.SetDeadline(deadline)
 	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
-	connack, err := c.handshake(nc, username, password)
+	connack, err := c.handshake(ctx, nc, username, password)
 	stop()
 	if err != nil {
 		nc.Close()
@@ -313,12 +313,23 @@ func handshakeError(ctx context.Context, broker string, err error) error {
 
 // handshake sends CONNECT and reads CONNACK, which must be the first packet
 // from the broker (MQTT-3.2.0-1).
-func (c *Client) handshake(nc net.Conn, username, password string) (*packets.Connack, error) {
+func (c *Client) handshake(ctx context.Context, nc net.Conn, username, password string) (*packets.Connack, error) {
 	clientID := c.s.ClientID
 	if id := c.assignedID.Load(); id != nil {
 		clientID = *id
 	}
 	connect := c.s.connectPacketFor(clientID, username, password)
+	auth := c.s.MQTT5.Authenticator
+	if auth != nil {
+		data, err := auth.Start(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrAuthentication, err)
+		}
+		connect.Properties.SetAuthenticationMethod(auth.Method())
+		if data != nil {
+			connect.Properties.SetAuthenticationData(data)
+		}
+	}
 	c.s.log.Debug("sent", "packet", connect.String())
 	b, err := connect.AppendVersion(nil, c.s.Protocol)
 	if err != nil {
@@ -328,6 +339,9 @@ func (c *Client) handshake(nc net.Conn, username, password string) (*packets.Con
 		return nil, err
 	}
 	c.stats.packetsOut.Add(1)
+	if auth != nil {
+		return c.authenticate(ctx, nc, auth)
+	}
 	// ReadPacket reads no byte past CONNACK, so the connection's Reader
 	// starts exactly at the next packet.
 	p, err := packets.ReadPacketVersion(nc, c.s.Protocol)

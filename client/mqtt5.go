@@ -56,12 +56,17 @@ type MQTT5Options struct {
 
 	// UserProperties are sent in every CONNECT.
 	UserProperties []UserProperty
+
+	// Authenticator runs enhanced authentication (a challenge and
+	// response such as SCRAM) on every connection, and on demand with
+	// Client.Reauthenticate. Nil: none; Username and Password still apply.
+	Authenticator Authenticator
 }
 
 // set reports whether any field is set, which needs MQTT 5.0.
 func (o *MQTT5Options) set() bool {
 	return o.SessionExpiry != 0 || o.ReceiveMaximum != 0 || o.TopicAliasMaximum != 0 || o.TopicAliases ||
-		o.NoProblemInformation || o.RequestResponseInformation || len(o.UserProperties) > 0
+		o.NoProblemInformation || o.RequestResponseInformation || len(o.UserProperties) > 0 || o.Authenticator != nil
 }
 
 // WillProperties are the MQTT 5.0 properties of a will (§3.1.3.2).

@@ -19,6 +19,7 @@ import (
 type Conn struct {
 	nc      net.Conn
 	timeout time.Duration
+	level   packets.ProtocolLevel // the CONNECT's level: packets are decoded and encoded at it
 
 	buf  []byte // read from the client, not yet returned as a packet
 	rerr error  // sticky end of the stream (EOF, reset)
@@ -109,12 +110,30 @@ func (c *Conn) ReadRaw(t testing.TB) []byte {
 func (c *Conn) Next(t testing.TB) packets.Packet {
 	t.Helper()
 	raw := c.ReadRaw(t)
-	p, _, err := packets.Decode(raw)
+	p, err := c.decode(raw)
 	if err != nil {
 		t.Fatalf("brokertest: the client sent a malformed packet % x: %v", raw, err)
 	}
 	return p
 }
+
+// decode decodes a packet at the connection's level. Before CONNECT the
+// level is unknown, and a CONNECT decoded at 5.0 takes the level it
+// carries; it then sets the connection's.
+func (c *Conn) decode(raw []byte) (packets.Packet, error) {
+	level := c.level
+	if level == 0 {
+		level = packets.ProtocolMQTT5
+	}
+	p, _, err := packets.DecodeVersion(raw, level)
+	if cp, ok := p.(*packets.Connect); ok && err == nil {
+		c.level = cp.ProtocolLevel
+	}
+	return p, err
+}
+
+// Level returns the protocol level of the client's CONNECT, or 0 before it.
+func (c *Conn) Level() packets.ProtocolLevel { return c.level }
 
 // Receive returns the next packet from the client, or open false when the
 // client closed the connection between two packets. It fails the test on a
@@ -124,7 +143,7 @@ func (c *Conn) Receive(t testing.TB) (p packets.Packet, open bool) {
 	raw, err := c.read(time.Now().Add(c.timeout))
 	switch {
 	case err == nil:
-		p, _, err := packets.Decode(raw)
+		p, err := c.decode(raw)
 		if err != nil {
 			t.Fatalf("brokertest: the client sent a malformed packet % x: %v", raw, err)
 		}
@@ -187,7 +206,11 @@ func (c *Conn) AckSubscribe(t testing.TB) *packets.Subscribe {
 	sub := c.Expect(t, packets.TypeSubscribe).(*packets.Subscribe)
 	ack := &packets.Suback{PacketID: sub.PacketID}
 	for _, s := range sub.Subscriptions {
-		ack.ReturnCodes = append(ack.ReturnCodes, packets.SubackCode(s.QoS))
+		if c.level == packets.ProtocolMQTT5 {
+			ack.ReasonCodes = append(ack.ReasonCodes, packets.ReasonCode(s.QoS))
+		} else {
+			ack.ReturnCodes = append(ack.ReturnCodes, packets.SubackCode(s.QoS))
+		}
 	}
 	c.Send(t, ack)
 	return sub
@@ -199,10 +222,10 @@ func (c *Conn) Connack(t testing.TB, sessionPresent bool, code packets.ConnackCo
 	c.Send(t, &packets.Connack{SessionPresent: sessionPresent, ReturnCode: code})
 }
 
-// Send writes a packet to the client.
+// Send writes a packet to the client, encoded at the level of its CONNECT.
 func (c *Conn) Send(t testing.TB, p packets.Packet) {
 	t.Helper()
-	b, err := p.Append(nil)
+	b, err := p.AppendVersion(nil, c.level)
 	if err != nil {
 		t.Fatalf("brokertest: encoding %v: %v", p, err)
 	}
@@ -225,7 +248,7 @@ func (c *Conn) SendRaw(t testing.TB, b []byte) {
 // the connection: the client sees the stream end inside a packet.
 func (c *Conn) Drop(t testing.TB, p packets.Packet) {
 	t.Helper()
-	b, err := p.Append(nil)
+	b, err := p.AppendVersion(nil, c.level)
 	if err != nil {
 		t.Fatalf("brokertest: encoding %v: %v", p, err)
 	}
