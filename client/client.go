@@ -41,6 +41,7 @@ type Client struct {
 	hooks      hookRunner
 	topics     topicCache // outbound topic names already validated
 	notifyPool sync.Pool  // wake-ups of blocking Publish calls
+	responder  responder  // Request's reply subscription
 
 	assignedID   atomic.Pointer[string] // client identifier a 5.0 broker assigned
 	connectOnce  atomic.Bool
