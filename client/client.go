@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,7 +44,8 @@ type Client struct {
 	notifyPool sync.Pool  // wake-ups of blocking Publish calls
 	responder  responder  // Request's reply subscription
 
-	assignedID   atomic.Pointer[string] // client identifier a 5.0 broker assigned
+	assignedID   atomic.Pointer[string]  // client identifier a 5.0 broker assigned
+	redirectTo   atomic.Pointer[url.URL] // where a 5.0 DISCONNECT redirected the client
 	connectOnce  atomic.Bool
 	closing      atomic.Bool   // no new work is accepted
 	sessionStart atomic.Uint64 // epoch of the connection that began the broker's session

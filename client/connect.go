@@ -75,6 +75,11 @@ func (c *Client) serveUntilLost(l *connLoop, cn *conn) bool {
 		return false
 	}
 	c.connectionLost(cn, lost)
+	if u, ok := c.redirect(lost); ok {
+		c.redirectTo.Store(u)
+		l.b.Reset() // a redirect is not a failure: go at once
+		return true
+	}
 	var re *ReasonError
 	serverSaid := errors.As(lost, &re) && re.Packet == packets.TypeDisconnect
 	switch {
@@ -192,8 +197,13 @@ func (c *Client) serve(cn *conn) error {
 // connection; otherwise the last error.
 func (c *Client) connectAny(ctx context.Context) (*conn, error) {
 	var last error
-	for _, u := range c.s.brokers {
-		cn, err := c.connectTo(ctx, u)
+	brokers := c.s.brokers
+	if u := c.redirectTo.Swap(nil); u != nil {
+		// The last connection ended with a redirect: there first.
+		brokers = append([]*url.URL{u}, brokers...)
+	}
+	for _, u := range brokers {
+		cn, err := c.connectRedirected(ctx, u)
 		if err == nil {
 			return cn, nil
 		}
@@ -208,6 +218,20 @@ func (c *Client) connectAny(ctx context.Context) (*conn, error) {
 		}
 	}
 	return nil, last
+}
+
+// connectRedirected connects to u, following the redirects of CONNACK
+// refusals that Config.MQTT5.OnRedirect accepts, at most MaxRedirects.
+func (c *Client) connectRedirected(ctx context.Context, u *url.URL) (*conn, error) {
+	cn, err := c.connectTo(ctx, u)
+	for range MaxRedirects {
+		to, ok := c.redirect(err)
+		if !ok {
+			break
+		}
+		cn, err = c.connectTo(ctx, to)
+	}
+	return cn, err
 }
 
 // epochs numbers connections distinctly within the process, so that an ack
@@ -268,6 +292,11 @@ func (c *Client) connectTo(ctx context.Context, u *url.URL) (*conn, error) {
 	}
 	if cn.level == MQTT5 {
 		cn.server = serverSettings(connack, max(c.s.KeepAlive, 0), expiryDuration(c.s.sessionExpiry()))
+		if c.s.PersistentSession && cn.server.SessionExpiry == 0 {
+			// The broker overrode the expiry: the session ends with this
+			// connection, whatever PersistentSession asked (mosquitto #1546).
+			c.s.log.Warn("the broker set Session Expiry Interval 0: the session will not outlive the connection", "broker", broker)
+		}
 		if id := cn.server.AssignedClientID; id != "" {
 			// Reused on every reconnection, so that the session the
 			// broker keeps for it can be resumed.

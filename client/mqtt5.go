@@ -6,8 +6,10 @@ package client
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
 
+	"github.com/feedmq/feedmq/client/dial"
 	"github.com/feedmq/feedmq/packets"
 )
 
@@ -57,6 +59,15 @@ type MQTT5Options struct {
 	// UserProperties are sent in every CONNECT.
 	UserProperties []UserProperty
 
+	// OnRedirect is asked where to go when the broker refuses the
+	// connection, or ends it, with Use another server (0x9C) or Server
+	// moved (0x9D) and a Server Reference (MQTT 5.0 §4.11). It returns the
+	// broker URL to try next, or ok false to ignore the redirect. Nil:
+	// redirects are ignored, and the Brokers list is tried as usual. At most
+	// MaxRedirects redirects are followed in a row, so that two brokers
+	// pointing at each other cannot keep the client for ever.
+	OnRedirect func(serverReference string) (broker string, ok bool)
+
 	// Authenticator runs enhanced authentication (a challenge and
 	// response such as SCRAM) on every connection, and on demand with
 	// Client.Reauthenticate. Nil: none; Username and Password still apply.
@@ -66,7 +77,8 @@ type MQTT5Options struct {
 // set reports whether any field is set, which needs MQTT 5.0.
 func (o *MQTT5Options) set() bool {
 	return o.SessionExpiry != 0 || o.ReceiveMaximum != 0 || o.TopicAliasMaximum != 0 || o.TopicAliases ||
-		o.NoProblemInformation || o.RequestResponseInformation || len(o.UserProperties) > 0 || o.Authenticator != nil
+		o.NoProblemInformation || o.RequestResponseInformation || len(o.UserProperties) > 0 || o.Authenticator != nil ||
+		o.OnRedirect != nil
 }
 
 // WillProperties are the MQTT 5.0 properties of a will (§3.1.3.2).
@@ -373,4 +385,29 @@ func (cn *conn) admits(p *packets.Publish) error {
 		}
 	}
 	return nil
+}
+
+// MaxRedirects bounds the server redirects followed in a row.
+const MaxRedirects = 3
+
+// redirect returns the broker a refusal or DISCONNECT points to, when it
+// is a redirect and Config.MQTT5.OnRedirect accepts it.
+func (c *Client) redirect(err error) (*url.URL, bool) {
+	var re *ReasonError
+	fn := c.s.MQTT5.OnRedirect
+	if fn == nil || !errors.As(err, &re) || re.ServerReference == "" ||
+		(re.Code != packets.ReasonUseAnotherServer && re.Code != packets.ReasonServerMoved) {
+		return nil, false
+	}
+	to, ok := fn(re.ServerReference)
+	if !ok {
+		return nil, false
+	}
+	u, perr := dial.ParseBrokerURL(to)
+	if perr != nil {
+		c.reportError(fmt.Errorf("client: redirect to %q: %w", re.ServerReference, perr))
+		return nil, false
+	}
+	c.s.log.Info("redirected", "from", re.Packet, "reference", re.ServerReference, "broker", u.Redacted())
+	return u, true
 }
