@@ -1,4 +1,5 @@
-// Package client is an asynchronous MQTT 3.1.1 (and 3.1) client.
+// Package client is an asynchronous MQTT client that speaks 3.1.1 (the
+// default), 3.1 and 5.0 behind one API.
 //
 // New validates a Config and does no I/O. Connect dials the first broker
 // that accepts the connection and from then on the client reconnects by
@@ -38,6 +39,22 @@
 // matches go to Config.DefaultHandler and are acknowledged all the same
 // (MQTT-4.5.0-2). A subscription with a nil handler is read with
 // NextMessage instead; Feed adds typed values on top (NewFeed).
+//
+// # MQTT 5.0
+//
+// With Config.Protocol set to MQTT5 the same calls speak 5.0 (mqtt5.go).
+// Config.MQTT5 groups what only 5.0 has; per-call options set message
+// properties and subscription options, and return ErrNeedsMQTT5 on a 3.1.x
+// client. Reason codes of 0x80 and above are errors (*ReasonError, with
+// sentinels such as ErrNotAuthorized for errors.Is); the limits the broker
+// sets in CONNACK are enforced locally (ErrNotSupported,
+// ErrPacketTooLarge) and shown in ConnectedEvent.Server; the send window
+// never exceeds the broker's Receive Maximum. Inbound topic aliases are
+// resolved before routing; outbound ones are opt-in. Subscription
+// Identifiers route messages exactly. Request and Reply do
+// request/response, Message.Refuse refuses a message, Reauthenticate and
+// Config.MQTT5.Authenticator run enhanced authentication (auth.go), and
+// DisconnectWith sends a reason code.
 //
 // # Goroutines
 //
