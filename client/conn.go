@@ -115,7 +115,10 @@ func (cn *conn) send(p packets.Packet) error {
 	if err != nil {
 		return err
 	}
-	cn.pending, err = p.AppendVersion(cn.pending, cn.level)
+	// Within the broker's Maximum Packet Size (MQTT5-3.2.2-15): DISCONNECT
+	// and AUTH drop their Reason String and User Properties to fit, any
+	// other packet over it is an error.
+	cn.pending, err = packets.AppendWithin(cn.pending, p, cn.level, cn.server.MaximumPacketSize)
 	cn.endAppend(wasEmpty, err == nil)
 	cn.logSent(p, err)
 	return err
@@ -237,7 +240,7 @@ func (cn *conn) sendDisconnect(p *packets.Disconnect) <-chan struct{} {
 	}
 	wasEmpty, err := cn.beginAppend()
 	if err == nil {
-		cn.pending, err = p.AppendVersion(cn.pending, cn.level)
+		cn.pending, err = packets.AppendWithin(cn.pending, p, cn.level, cn.server.MaximumPacketSize)
 		if err == nil {
 			cn.final, cn.sentDisc = true, sent
 		}

@@ -6,6 +6,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/feedmq/feedmq/packets"
@@ -58,7 +59,7 @@ func (s *session) request(r *request) {
 	s.requests[id] = r
 	if r.unsubscribe {
 		s.forgetSubscriptionIDs(r.filters)
-		_ = s.conn.send(&packets.Unsubscribe{PacketID: id, TopicFilters: r.filters})
+		s.sendRequest(id, r, &packets.Unsubscribe{PacketID: id, TopicFilters: r.filters})
 		return
 	}
 	p := &packets.Subscribe{PacketID: id}
@@ -79,7 +80,23 @@ func (s *session) request(r *request) {
 		}
 		p.Properties.SubscriptionIdentifiers = []uint32{id}
 	}
-	_ = s.conn.send(p)
+	s.sendRequest(id, r, p)
+}
+
+// sendRequest sends a SUBSCRIBE or UNSUBSCRIBE. One that cannot be encoded
+// (over the broker's Maximum Packet Size) fails its caller at once; one cut
+// off by the connection's end goes out again on the next.
+func (s *session) sendRequest(id uint16, r *request, p packets.Packet) {
+	err := s.conn.send(p)
+	var pe *packets.Error
+	if errors.As(err, &pe) {
+		delete(s.requests, id)
+		err = fmt.Errorf("client: %s: %w", p.Type(), err)
+		if r.reply == nil {
+			s.c.reportError(err) // a resubscription: nobody else would hear of it
+		}
+		r.finish(requestResult{err: err})
+	}
 }
 
 func (s *session) flushWaiting() {
