@@ -105,7 +105,7 @@ func in(id uint16) store.Key   { return store.Key{Dir: store.Inbound, Seq: uint6
 
 // samplePublishes returns outbound PUBLISH packets covering the fields a
 // store must keep: both QoS levels, with and without a packet identifier,
-// DUP, retain, empty, large and binary payloads.
+// DUP, retain, empty, large and binary payloads, and MQTT 5.0 properties.
 func samplePublishes() []*packets.Publish {
 	all := make([]byte, 256)
 	for i := range all {
@@ -123,7 +123,22 @@ func samplePublishes() []*packets.Publish {
 		{QoS: packets.ExactlyOnce, TopicName: "empty/non-nil", PacketID: 10, Payload: []byte{}},
 		{QoS: packets.AtLeastOnce, TopicName: "ünïcødé/トピック", PacketID: 11, Payload: bytes.Repeat([]byte("large "), 64<<10/6)},
 		{QoS: packets.ExactlyOnce, TopicName: "binary", PacketID: 12, Payload: all},
+		{QoS: packets.AtLeastOnce, TopicName: "mqtt5/props", PacketID: 13, Payload: []byte("v5"), Properties: props5()},
+		{QoS: packets.ExactlyOnce, TopicName: "mqtt5/no/id/yet", Payload: []byte("v5 queued"), Properties: props5()},
 	}
+}
+
+// props5 is what MQTT 5.0 adds to a message, which a store must keep: user
+// properties in order (a name repeated), content type, response topic,
+// correlation data, expiry and payload format.
+func props5() *packets.Properties {
+	ps := &packets.Properties{UserProperties: []packets.StringPair{{Key: "a", Value: "1"}, {Key: "b", Value: "2"}, {Key: "a", Value: "3"}}}
+	ps.SetContentType("application/json")
+	ps.SetResponseTopic("reply/here")
+	ps.SetCorrelationData([]byte{0, 1, 2})
+	ps.SetMessageExpiryInterval(60)
+	ps.SetPayloadFormatIndicator(1)
+	return ps
 }
 
 // normalize returns p with an empty payload as nil, so that packets compare
