@@ -17,6 +17,7 @@ import (
 	"github.com/feedmq/feedmq/client"
 	"github.com/feedmq/feedmq/client/dial"
 	"github.com/feedmq/feedmq/internal/mosquittotest"
+	"github.com/feedmq/feedmq/packets"
 )
 
 // itRoundTrip subscribes c to topic, publishes payload at QoS 1 and checks
@@ -125,29 +126,35 @@ func TestIntegrationWebSocket(t *testing.T) {
 		return
 	}
 	b := mosquittotest.Start(t, mosquittotest.Options{WebSockets: true})
-	ctx := testCtx(t)
-	c := newClient(t, client.Config{Brokers: []string{b.WSURL()}})
-	got, h := itSink()
-	_, err := c.Subscribe(ctx, "test/ws", client.AtLeastOnce, h)
-	require.NoError(t, err)
+	// The same at MQTT 5.0 (MQTT5-6.0.0-1, MQTT5-6.0.0-2, MQTT5-6.0.0-3).
+	for _, level := range []packets.ProtocolLevel{client.MQTT311, client.MQTT5} {
+		t.Run(fmt.Sprintf("level %d", level), func(t *testing.T) {
+			ctx := testCtx(t)
+			topic := fmt.Sprintf("test/ws/%d", level)
+			c := newClient(t, client.Config{Brokers: []string{b.WSURL()}, Protocol: level})
+			got, h := itSink()
+			_, err := c.Subscribe(ctx, topic, client.AtLeastOnce, h)
+			require.NoError(t, err)
 
-	var want [][]byte
-	var ds []*client.Delivery
-	for i := range 20 {
-		p := []byte(fmt.Sprintf("message %d", i))
-		if i == 10 {
-			p = bytes.Repeat([]byte("0123456789abcdef"), 512) // 8 KB
-		}
-		d, err := c.PublishAsync("test/ws", p, client.WithQoS(client.AtLeastOnce))
-		require.NoError(t, err)
-		want, ds = append(want, p), append(ds, d)
-	}
-	for i, d := range ds {
-		require.NoError(t, d.Wait(ctx), "delivery %d", i)
-	}
-	for i, p := range want {
-		m := itRecv(t, ctx, got, fmt.Sprintf("message %d", i))
-		assert.True(t, bytes.Equal(p, m.Payload), "message %d: %d bytes, want %d", i, len(m.Payload), len(p))
+			var want [][]byte
+			var ds []*client.Delivery
+			for i := range 20 {
+				p := []byte(fmt.Sprintf("message %d", i))
+				if i == 10 {
+					p = bytes.Repeat([]byte("0123456789abcdef"), 512) // 8 KB
+				}
+				d, err := c.PublishAsync(topic, p, client.WithQoS(client.AtLeastOnce))
+				require.NoError(t, err)
+				want, ds = append(want, p), append(ds, d)
+			}
+			for i, d := range ds {
+				require.NoError(t, d.Wait(ctx), "delivery %d", i)
+			}
+			for i, p := range want {
+				m := itRecv(t, ctx, got, fmt.Sprintf("message %d", i))
+				assert.True(t, bytes.Equal(p, m.Payload), "message %d: %d bytes, want %d", i, len(m.Payload), len(p))
+			}
+		})
 	}
 	assert.Contains(t, b.Log(), "on port "+itPortOf(b.WSAddr()), "the client came in through the WebSockets listener")
 }
