@@ -3,6 +3,7 @@ package client_test
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/feedmq/feedmq/client"
+	"github.com/feedmq/feedmq/packets"
 )
 
 // allocSink is a broker that answers at once and allocates nothing per
@@ -20,6 +22,7 @@ import (
 // allocations. It acknowledges PUBLISH (PUBACK, PUBREC), PUBREL (PUBCOMP),
 // PUBREC (PUBREL), SUBSCRIBE and PINGREQ.
 type allocSink struct {
+	v5   bool // the client's CONNECT asked for MQTT 5.0
 	ln   net.Listener
 	mu   sync.Mutex // serialises writes; guards out
 	conn net.Conn
@@ -81,7 +84,11 @@ func (s *allocSink) serve() {
 		}
 		switch first >> 4 {
 		case 1: // CONNECT
-			s.write(0x20, 0, 0)
+			if s.v5 = n > 6 && body[6] == 5; s.v5 {
+				s.send(0x20, 3, 0, 0, 0) // and an empty property block
+			} else {
+				s.write(0x20, 0, 0)
+			}
 		case 3: // PUBLISH
 			tl := int(body[0])<<8 | int(body[1])
 			if qos := first >> 1 & 3; qos > 0 {
@@ -93,7 +100,11 @@ func (s *allocSink) serve() {
 		case 6: // PUBREL
 			s.write(0x70, id[0], id[1])
 		case 8: // SUBSCRIBE
-			s.send(0x90, 3, id[0], id[1], body[n-1])
+			if s.v5 {
+				s.send(0x90, 4, id[0], id[1], 0, body[n-1]&3)
+			} else {
+				s.send(0x90, 3, id[0], id[1], body[n-1])
+			}
 		case 12: // PINGREQ
 			s.send(0xd0, 0)
 		case 14:
@@ -111,6 +122,24 @@ func (s *allocSink) send(b ...byte) {
 	s.out = append(s.out[:0], b...)
 	_, _ = s.conn.Write(s.out)
 	s.mu.Unlock()
+}
+
+// allocCase is a QoS and protocol level with its allocation budget: the
+// same at MQTT 5.0 as at 3.1.1 for a message without properties.
+type allocCase struct {
+	level  packets.ProtocolLevel
+	qos    client.QoS
+	budget float64
+}
+
+func (c allocCase) name() string { return fmt.Sprintf("level%d/%s", c.level, c.qos) }
+
+func allocCases() []allocCase {
+	var cases []allocCase
+	for _, level := range []packets.ProtocolLevel{client.MQTT311, client.MQTT5} {
+		cases = append(cases, allocCase{level, client.AtMostOnce, 1}, allocCase{level, client.AtLeastOnce, 2}, allocCase{level, client.ExactlyOnce, 2})
+	}
+	return cases
 }
 
 func allocClient(t *testing.T, s *allocSink, cfg client.Config) *client.Client {
@@ -134,12 +163,9 @@ func TestAllocsPublish(t *testing.T) {
 		t.Skip("allocation counts need the whole flow")
 	}
 	payload := make([]byte, 64)
-	for _, tc := range []struct {
-		qos    client.QoS
-		budget float64
-	}{{client.AtMostOnce, 1}, {client.AtLeastOnce, 2}, {client.ExactlyOnce, 2}} {
-		t.Run(tc.qos.String(), func(t *testing.T) {
-			c := allocClient(t, newAllocSink(t), client.Config{})
+	for _, tc := range allocCases() {
+		t.Run(tc.name(), func(t *testing.T) {
+			c := allocClient(t, newAllocSink(t), client.Config{Protocol: tc.level})
 			ctx := context.Background()
 			publish := func() {
 				if err := c.Publish(ctx, "alloc/topic", payload, client.WithQoS(tc.qos)); err != nil {
@@ -164,13 +190,10 @@ func TestAllocsReceive(t *testing.T) {
 	if testing.Short() {
 		t.Skip("allocation counts need the whole flow")
 	}
-	for _, tc := range []struct {
-		qos    client.QoS
-		budget float64
-	}{{client.AtMostOnce, 1}, {client.AtLeastOnce, 2}, {client.ExactlyOnce, 2}} {
-		t.Run(tc.qos.String(), func(t *testing.T) {
+	for _, tc := range allocCases() {
+		t.Run(tc.name(), func(t *testing.T) {
 			s := newAllocSink(t)
-			c := allocClient(t, s, client.Config{})
+			c := allocClient(t, s, client.Config{Protocol: tc.level})
 			got := make(chan struct{}, 100)
 			_, err := c.Subscribe(context.Background(), "alloc/#", tc.qos, func(*client.Message) { got <- struct{}{} })
 			require.NoError(t, err)
@@ -181,6 +204,9 @@ func TestAllocsReceive(t *testing.T) {
 			idAt := len(pkt)
 			if tc.qos > 0 {
 				pkt = append(pkt, 0, 0)
+			}
+			if tc.level == client.MQTT5 {
+				pkt = append(pkt, 0) // no properties
 			}
 			pkt = append(pkt, make([]byte, 64)...)
 			pkt[1] = byte(len(pkt) - 2)
