@@ -320,7 +320,13 @@ func (c *Client) handshake(nc net.Conn, username, password string) (*packets.Con
 	}
 	connect := c.s.connectPacketFor(clientID, username, password)
 	c.s.log.Debug("sent", "packet", connect.String())
-	if _, err := connect.WriteTo(nc); err != nil {
+	// AppendVersion, not WriteTo: WriteTo validates at 3.1.1, which
+	// refuses protocol level 5.
+	b, err := connect.AppendVersion(nil, c.s.Protocol)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := nc.Write(b); err != nil {
 		return nil, err
 	}
 	c.stats.packetsOut.Add(1)
