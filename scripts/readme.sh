@@ -95,6 +95,9 @@ run() {
     (cd bench && go run ./cmd/ratios) ;;
   "cd bench && go run ./cmd/idle")
     (cd bench && go run ./cmd/idle) ;;
+  "cd bench && grep '/feedmq' results/mqtt5-client-2026-11-27.txt | sed 's|/feedmq-mqtt5-|/v5-|' | go run ./cmd/ratios -in -")
+    # Reads a saved run: no benchmark runs, so quick mode does not apply.
+    (cd bench && grep '/feedmq' results/mqtt5-client-2026-11-27.txt | sed 's|/feedmq-mqtt5-|/v5-|' | go run ./cmd/ratios -in -) ;;
   "go generate ./packets")
     go generate ./packets
     git diff --exit-code --stat -- packets || { echo "go generate changed packets/"; exit 1; } ;;

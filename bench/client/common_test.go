@@ -46,6 +46,25 @@ const (
 
 var qosLevels = []client.QoS{client.AtMostOnce, client.AtLeastOnce, client.ExactlyOnce}
 
+// A sub-benchmark is named after its library and protocol: feedmq and paho
+// (paho.mqtt.golang) speak MQTT 3.1.1, feedmq-mqtt5 and pahogolang-mqtt5
+// (paho.golang) MQTT 5.0. bench/cmd/ratios compares feedmq with paho and
+// feedmq-mqtt5 with pahogolang-mqtt5, each pair in a row of its own.
+const (
+	feedmq5    = "feedmq" + mqtt5Suffix
+	pahoGolang = "pahogolang" + mqtt5Suffix
+	// mqtt5Suffix ends the names of the MQTT 5.0 sub-benchmarks.
+	mqtt5Suffix = "-mqtt5"
+)
+
+// mqtt5 returns cfg at MQTT 5.0, with 5.0's defaults for everything else:
+// no topic aliases (paho.golang's Client uses none either), the broker's
+// Receive Maximum as a bound on the send window.
+func mqtt5(cfg client.Config) client.Config {
+	cfg.Protocol = client.MQTT5
+	return cfg
+}
+
 // variant is one QoS level and payload size; its name is the middle part
 // of a benchmark's name, as in BenchmarkSinkPublish/qos1-64B/feedmq.
 type variant struct {

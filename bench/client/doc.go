@@ -5,7 +5,11 @@
 // 20-byte topic at QoS 0, 1 and 2, through each library's public API only.
 //
 // Sub-benchmarks are named Benchmark<Op>/qos<q>-<size>/<library> so that
-// bench/cmd/ratios pairs them. Besides ns/op, B/op and allocs/op, each
+// bench/cmd/ratios pairs them. feedmq and paho speak MQTT 3.1.1;
+// feedmq-mqtt5 (feedmq with Config.Protocol = MQTT5) and pahogolang-mqtt5
+// speak 5.0, and run right after them in every repetition, so the table has
+// a 3.1.1 row (feedmq against paho) and a 5.0 row (feedmq-mqtt5 against
+// paho.golang) per variant. Besides ns/op, B/op and allocs/op, each
 // reports msgs/s and cpu-ns/op, the CPU time this process (the client, not
 // the broker) spent per message, which the noise of a shared machine moves
 // less than wall time.
@@ -21,15 +25,17 @@
 //     goroutines sharing one client.
 //   - BenchmarkSinkPublishAsync: up to asyncWindow messages outstanding
 //     (feedmq PublishAsync, paho tokens; paho.golang has no way to learn when
-//     an asynchronous publish completes, so it has no row).
+//     an asynchronous publish completes, so feedmq-mqtt5 has no counterpart).
 //   - BenchmarkSinkReceive: the sink floods b.N messages, at QoS 1 and 2
 //     with floodWindow unacknowledged at most, and a handler counts them.
 //
 // Through a real mosquitto on loopback (one per benchmark process, started
-// by the first benchmark that needs it), with feedmq and paho:
+// by the first benchmark that needs it):
 //
-//   - BenchmarkMosquittoPublish: one message at a time, waiting for each.
-//   - BenchmarkMosquittoPublishAsync: up to asyncWindow outstanding.
+//   - BenchmarkMosquittoPublish: one message at a time, waiting for each,
+//     at 3.1.1 and 5.0.
+//   - BenchmarkMosquittoPublishAsync: up to asyncWindow outstanding, feedmq
+//     and paho only.
 //
 // Nobody subscribes there, so the broker only acknowledges; before timing,
 // each checks that its client really delivers (a feedmq subscriber must
@@ -40,6 +46,6 @@
 //
 // Run them, and print medians and ratios, with
 //
-//	bench/client/run.sh                 # 5 repetitions, 6 to 9 minutes
+//	bench/client/run.sh                 # 5 repetitions, 8 to 12 minutes
 //	BENCH_QUICK=1 bench/client/run.sh   # one iteration of each
 package client

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	pahogolang "github.com/eclipse/paho.golang/paho"
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/feedmq/feedmq/client"
 	"github.com/feedmq/feedmq/internal/mosquittotest"
@@ -35,25 +36,13 @@ var brokerOptions = mosquittotest.Options{Extra: strings.Join([]string{
 
 // BenchmarkMosquittoPublish publishes one message per operation through a
 // real mosquitto and waits until its QoS flow is complete: written to the
-// connection at QoS 0, PUBACK at QoS 1, PUBCOMP at QoS 2.
+// connection at QoS 0, PUBACK at QoS 1, PUBCOMP at QoS 2. feedmq and paho
+// speak MQTT 3.1.1, feedmq-mqtt5 and paho.golang 5.0.
 func BenchmarkMosquittoPublish(b *testing.B) {
 	broker := sharedBroker(b)
 	for _, v := range variants() {
 		b.Run(v.String(), func(b *testing.B) {
-			b.Run("feedmq", func(b *testing.B) {
-				c := newFeedmq(b, broker, v.qos, 0)
-				ctx := context.Background()
-				b.ReportAllocs()
-				m := startMeter()
-				for b.Loop() {
-					if err := c.Publish(ctx, benchTopic, v.payload, client.WithQoS(v.qos)); err != nil {
-						b.Fatal(err)
-					}
-				}
-				m.report(b)
-				settle(b, "feedmq", feedmqPublish(c))
-				checkFeedmqDone(b, c, 2)
-			})
+			b.Run("feedmq", func(b *testing.B) { mosquittoPublishFeedmq(b, broker, client.Config{}, v) })
 			b.Run("paho", func(b *testing.B) {
 				c := newPaho(b, broker, v.qos)
 				b.ReportAllocs()
@@ -68,8 +57,41 @@ func BenchmarkMosquittoPublish(b *testing.B) {
 				m.report(b)
 				settle(b, "paho", pahoPublish(c))
 			})
+			b.Run(feedmq5, func(b *testing.B) { mosquittoPublishFeedmq(b, broker, mqtt5(client.Config{}), v) })
+			b.Run(pahoGolang, func(b *testing.B) {
+				c := connectPahoGolang(b, broker.Addr(), nil)
+				publish := pahoGolangPublish(c)
+				checkDelivery(b, broker, pahoGolang, v.qos, publish)
+				ctx := context.Background()
+				b.ReportAllocs()
+				m := startMeter()
+				for b.Loop() {
+					if _, err := c.Publish(ctx, &pahogolang.Publish{Topic: benchTopic, QoS: byte(v.qos), Payload: v.payload}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				m.report(b)
+				settle(b, pahoGolang, publish)
+			})
 		})
 	}
+}
+
+// mosquittoPublishFeedmq is BenchmarkMosquittoPublish's feedmq, connected
+// with cfg's protocol.
+func mosquittoPublishFeedmq(b *testing.B, broker *mosquittotest.Broker, cfg client.Config, v variant) {
+	c := newFeedmq(b, broker, v.qos, cfg)
+	ctx := context.Background()
+	b.ReportAllocs()
+	m := startMeter()
+	for b.Loop() {
+		if err := c.Publish(ctx, benchTopic, v.payload, client.WithQoS(v.qos)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	m.report(b)
+	settle(b, "feedmq", feedmqPublish(c))
+	checkFeedmqDone(b, c, 2)
 }
 
 // BenchmarkMosquittoPublishAsync publishes b.N messages through a real
@@ -86,7 +108,7 @@ func BenchmarkMosquittoPublishAsync(b *testing.B) {
 	for _, v := range variants() {
 		b.Run(v.String(), func(b *testing.B) {
 			b.Run("feedmq", func(b *testing.B) {
-				c := newFeedmq(b, broker, v.qos, feedmqInflight)
+				c := newFeedmq(b, broker, v.qos, client.Config{MaxInflight: feedmqInflight})
 				b.ReportAllocs()
 				b.ResetTimer()
 				m := startMeter()
@@ -124,18 +146,16 @@ func BenchmarkMosquittoPublishAsync(b *testing.B) {
 	}
 }
 
-// newFeedmq connects a feedmq client to mosquitto with the given send
-// window (0: the default) and room for asyncWindow pending messages, checks
-// that it delivers at the benchmark's QoS, and closes it when b ends.
-func newFeedmq(b *testing.B, broker *mosquittotest.Broker, q client.QoS, maxInflight int) *client.Client {
+// newFeedmq connects a feedmq client to mosquitto with cfg's protocol and
+// send window (MaxInflight; 0: the default) and room for asyncWindow pending
+// messages, checks that it delivers at the benchmark's QoS, and closes it
+// when b ends.
+func newFeedmq(b *testing.B, broker *mosquittotest.Broker, q client.QoS, cfg client.Config) *client.Client {
 	b.Helper()
-	c := connectFeedmq(b, broker.URL(), client.Config{
-		MaxInflight: maxInflight,
-		// Twice the window: a Delivery is done a moment before its
-		// MaxPending slot is given back, and PublishAsync must never find
-		// the queue full.
-		MaxPending: 2 * asyncWindow,
-	})
+	// Twice the window: a Delivery is done a moment before its MaxPending
+	// slot is given back, and PublishAsync must never find the queue full.
+	cfg.MaxPending = 2 * asyncWindow
+	c := connectFeedmq(b, broker.URL(), cfg)
 	checkDelivery(b, broker, "feedmq", q, feedmqPublish(c))
 	return c
 }

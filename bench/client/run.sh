@@ -2,8 +2,9 @@
 # run.sh runs the client benchmarks (against the sink broker and through
 # mosquitto) five times, each repetition running every benchmark once with
 # the libraries back to back, and prints a table of medians with the ratios
-# paho/feedmq and pahogolang/feedmq and their spread (above 1: feedmq is
-# faster). A full run takes 6 to 9 minutes on two shared cores.
+# and their spread (above 1: feedmq is faster): paho/feedmq on the MQTT 3.1.1
+# rows, pahogolang/feedmq on the 5.0 rows (feedmq-mqtt5 against
+# pahogolang-mqtt5). A full run takes 8 to 12 minutes on two shared cores.
 #
 # Usage, from anywhere:
 #

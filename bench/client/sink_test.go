@@ -27,9 +27,9 @@ import (
 // never find the queue full.
 var sinkConfig = client.Config{MaxInflight: asyncWindow, MaxPending: 2 * asyncWindow}
 
-// sinkLibs are the libraries of the blocking publish benchmarks. connect
-// returns a publishFunc and the number of messages feedmq's Stats should
-// count besides the timed ones, or -1 not to check.
+// sinkLibs are the libraries of the blocking publish benchmarks, each
+// 3.1.1 library followed by its 5.0 counterpart. connect returns a
+// publishFunc and a check to run after settle, or nil.
 var sinkLibs = []struct {
 	name    string
 	connect func(b *testing.B, addr string) (publishFunc, func(b *testing.B))
@@ -41,7 +41,11 @@ var sinkLibs = []struct {
 	{"paho", func(b *testing.B, addr string) (publishFunc, func(*testing.B)) {
 		return pahoPublish(connectPaho(b, addr)), nil
 	}},
-	{"pahogolang", func(b *testing.B, addr string) (publishFunc, func(*testing.B)) {
+	{feedmq5, func(b *testing.B, addr string) (publishFunc, func(*testing.B)) {
+		c := connectFeedmq(b, "mqtt://"+addr, mqtt5(sinkConfig))
+		return feedmqPublish(c), func(b *testing.B) { checkFeedmqDone(b, c, 1) }
+	}},
+	{pahoGolang, func(b *testing.B, addr string) (publishFunc, func(*testing.B)) {
 		return pahoGolangPublish(connectPahoGolang(b, addr, nil)), nil
 	}},
 }
@@ -128,24 +132,7 @@ func BenchmarkSinkPublishAsync(b *testing.B) {
 	addr := sharedSink(b)
 	for _, v := range variants() {
 		b.Run(v.String(), func(b *testing.B) {
-			b.Run("feedmq", func(b *testing.B) {
-				c := connectFeedmq(b, "mqtt://"+addr, sinkConfig)
-				b.ReportAllocs()
-				b.ResetTimer()
-				m := startMeter()
-				pipeline(b,
-					func() (*client.Delivery, error) {
-						return c.PublishAsync(benchTopic, v.payload, client.WithQoS(v.qos))
-					},
-					func(d *client.Delivery) error {
-						<-d.Done()
-						return d.Err()
-					})
-				b.StopTimer()
-				m.report(b)
-				settle(b, "feedmq", feedmqPublish(c))
-				checkFeedmqDone(b, c, 1)
-			})
+			b.Run("feedmq", func(b *testing.B) { sinkPublishAsyncFeedmq(b, addr, sinkConfig, v) })
 			b.Run("paho", func(b *testing.B) {
 				c := connectPaho(b, addr)
 				b.ReportAllocs()
@@ -163,8 +150,30 @@ func BenchmarkSinkPublishAsync(b *testing.B) {
 				m.report(b)
 				settle(b, "paho", pahoPublish(c))
 			})
+			b.Run(feedmq5, func(b *testing.B) { sinkPublishAsyncFeedmq(b, addr, mqtt5(sinkConfig), v) })
 		})
 	}
+}
+
+// sinkPublishAsyncFeedmq is BenchmarkSinkPublishAsync's feedmq, connected
+// with cfg.
+func sinkPublishAsyncFeedmq(b *testing.B, addr string, cfg client.Config, v variant) {
+	c := connectFeedmq(b, "mqtt://"+addr, cfg)
+	b.ReportAllocs()
+	b.ResetTimer()
+	m := startMeter()
+	pipeline(b,
+		func() (*client.Delivery, error) {
+			return c.PublishAsync(benchTopic, v.payload, client.WithQoS(v.qos))
+		},
+		func(d *client.Delivery) error {
+			<-d.Done()
+			return d.Err()
+		})
+	b.StopTimer()
+	m.report(b)
+	settle(b, "feedmq", feedmqPublish(c))
+	checkFeedmqDone(b, c, 1)
 }
 
 // BenchmarkSinkReceive subscribes to a flood of b.N messages (see package
@@ -183,18 +192,7 @@ func BenchmarkSinkReceive(b *testing.B) {
 			return sink.FloodTopic(byte(v.qos), b.N, len(v.payload), floodWindow)
 		}
 		b.Run(v.String(), func(b *testing.B) {
-			b.Run("feedmq", func(b *testing.B) {
-				c := connectFeedmq(b, "mqtt://"+addr, client.Config{})
-				var r receiver
-				r.start(b)
-				if _, err := c.Subscribe(context.Background(), filter(b), v.qos, func(*client.Message) { r.handled(b) }); err != nil {
-					b.Fatal(err)
-				}
-				r.wait(b, func() uint64 { return c.Stats().Dropped })
-				if st := c.Stats(); st.MessagesIn != uint64(b.N) {
-					b.Fatalf("feedmq: %d messages in, want %d: %+v", st.MessagesIn, b.N, st)
-				}
-			})
+			b.Run("feedmq", func(b *testing.B) { sinkReceiveFeedmq(b, addr, client.Config{}, filter(b), v.qos) })
 			b.Run("paho", func(b *testing.B) {
 				c := connectPaho(b, addr)
 				var r receiver
@@ -205,7 +203,8 @@ func BenchmarkSinkReceive(b *testing.B) {
 				}
 				r.wait(b, nil)
 			})
-			b.Run("pahogolang", func(b *testing.B) {
+			b.Run(feedmq5, func(b *testing.B) { sinkReceiveFeedmq(b, addr, mqtt5(client.Config{}), filter(b), v.qos) })
+			b.Run(pahoGolang, func(b *testing.B) {
 				var r receiver
 				c := connectPahoGolang(b, addr, func(pahogolang.PublishReceived) (bool, error) {
 					r.handled(b)
@@ -220,6 +219,20 @@ func BenchmarkSinkReceive(b *testing.B) {
 				r.wait(b, nil)
 			})
 		})
+	}
+}
+
+// sinkReceiveFeedmq is BenchmarkSinkReceive's feedmq, connected with cfg.
+func sinkReceiveFeedmq(b *testing.B, addr string, cfg client.Config, filter string, q client.QoS) {
+	c := connectFeedmq(b, "mqtt://"+addr, cfg)
+	var r receiver
+	r.start(b)
+	if _, err := c.Subscribe(context.Background(), filter, q, func(*client.Message) { r.handled(b) }); err != nil {
+		b.Fatal(err)
+	}
+	r.wait(b, func() uint64 { return c.Stats().Dropped })
+	if st := c.Stats(); st.MessagesIn != uint64(b.N) {
+		b.Fatalf("feedmq: %d messages in, want %d: %+v", st.MessagesIn, b.N, st)
 	}
 }
 
