@@ -927,9 +927,13 @@ func (pk *packetRenderer) validateField(g *jen.Group, fd *Field) {
 	case kindBits:
 		pk.bitChecks(g, fd.Bits, field, func(n string) jen.Code { return jen.Lit(n) })
 	case kindProperties:
-		// if err := p.Properties.validate(TypePuback, "Properties", propsPuback, repeatPuback); err != nil { return 0, err }
-		g.If(jen.Err().Op(":=").Add(acc).Dot("validate").Call(pk.t, jen.Lit(fd.Name), jen.Id("props"+fd.Context), jen.Id("repeat"+fd.Context)), jen.Err().Op("!=").Nil()).Block(
-			jen.Return(jen.Lit(0), jen.Err()),
+		// if p.Properties != nil { if err := p.Properties.validate(...); err != nil { return 0, err } }
+		// The nil check keeps the common case out of validate, whose large
+		// frame would otherwise grow a small goroutine stack on every ack.
+		g.If(acc.Clone().Op("!=").Nil()).Block(
+			jen.If(jen.Err().Op(":=").Add(acc).Dot("validate").Call(pk.t, jen.Lit(fd.Name), jen.Id("props"+fd.Context), jen.Id("repeat"+fd.Context)), jen.Err().Op("!=").Nil()).Block(
+				jen.Return(jen.Lit(0), jen.Err()),
+			),
 		)
 	case kindList:
 		if fd.Min > 0 {

@@ -82,8 +82,10 @@ func (p *Auth) validate(v5 bool, trim int) (int, error) {
 	if err := checkEnum(p.ReasonCode.inAuth()); err != nil {
 		return 0, encodeError(TypeAuth, "ReasonCode", "MQTT5-3.15.2-1", err)
 	}
-	if err := p.Properties.validate(TypeAuth, "Properties", propsAuth, repeatAuth); err != nil {
-		return 0, err
+	if p.Properties != nil {
+		if err := p.Properties.validate(TypeAuth, "Properties", propsAuth, repeatAuth); err != nil {
+			return 0, err
+		}
 	}
 	n := p.bodySize(v5, trim)
 	if n > MaxRemainingLength {

@@ -91,8 +91,10 @@ func (p *Connack) validate(v5 bool, trim int) (int, error) {
 		return 0, encodeError(TypeConnack, "Properties", "MQTT 3.1.1 §3.2", errOnlyInV5)
 	}
 	if v5 {
-		if err := p.Properties.validate(TypeConnack, "Properties", propsConnack, repeatConnack); err != nil {
-			return 0, err
+		if p.Properties != nil {
+			if err := p.Properties.validate(TypeConnack, "Properties", propsConnack, repeatConnack); err != nil {
+				return 0, err
+			}
 		}
 	}
 	if v5 {

@@ -130,8 +130,10 @@ func (p *Connect) validate(v5 bool, trim int) (int, error) {
 		return 0, encodeError(TypeConnect, "Properties", "MQTT 3.1.1 §3.1", errOnlyInV5)
 	}
 	if v5 {
-		if err := p.Properties.validate(TypeConnect, "Properties", propsConnect, repeatConnect); err != nil {
-			return 0, err
+		if p.Properties != nil {
+			if err := p.Properties.validate(TypeConnect, "Properties", propsConnect, repeatConnect); err != nil {
+				return 0, err
+			}
 		}
 	}
 	if err := checkLen16(len(p.ClientID)); err != nil {
@@ -148,8 +150,10 @@ func (p *Connect) validate(v5 bool, trim int) (int, error) {
 	}
 	if v5 {
 		if p.WillFlag {
-			if err := p.WillProperties.validate(TypeConnect, "WillProperties", propsWill, repeatWill); err != nil {
-				return 0, err
+			if p.WillProperties != nil {
+				if err := p.WillProperties.validate(TypeConnect, "WillProperties", propsWill, repeatWill); err != nil {
+					return 0, err
+				}
 			}
 		} else if !p.WillProperties.empty() {
 			return 0, encodeError(TypeConnect, "WillProperties", "MQTT5-3.1.2-9", errUnexpectedField)

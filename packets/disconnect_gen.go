@@ -91,8 +91,10 @@ func (p *Disconnect) validate(v5 bool, trim int) (int, error) {
 		return 0, encodeError(TypeDisconnect, "Properties", "MQTT 3.1.1 §3.14", errOnlyInV5)
 	}
 	if v5 {
-		if err := p.Properties.validate(TypeDisconnect, "Properties", propsDisconnect, repeatDisconnect); err != nil {
-			return 0, err
+		if p.Properties != nil {
+			if err := p.Properties.validate(TypeDisconnect, "Properties", propsDisconnect, repeatDisconnect); err != nil {
+				return 0, err
+			}
 		}
 	}
 	n := p.bodySize(v5, trim)

@@ -104,7 +104,7 @@ func decodeVersion(b []byte, v5 bool) (Packet, int, error) {
 // It reads no byte past the end of the packet, and the packet it returns owns
 // its memory. Long-lived connections should use a Reader instead.
 func ReadPacket(r io.Reader) (Packet, error) {
-	return ReadPacketVersion(r, ProtocolMQTT311)
+	return ReadPacketVersion(r, 4) // MQTT 3.1.1
 }
 
 // ReadPacketVersion is ReadPacket at protocol level v: a client reads its

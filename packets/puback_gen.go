@@ -98,8 +98,10 @@ func (p *Puback) validate(v5 bool, trim int) (int, error) {
 		return 0, encodeError(TypePuback, "Properties", "MQTT 3.1.1 §3.4", errOnlyInV5)
 	}
 	if v5 {
-		if err := p.Properties.validate(TypePuback, "Properties", propsPuback, repeatPuback); err != nil {
-			return 0, err
+		if p.Properties != nil {
+			if err := p.Properties.validate(TypePuback, "Properties", propsPuback, repeatPuback); err != nil {
+				return 0, err
+			}
 		}
 	}
 	n := p.bodySize(v5, trim)

@@ -98,8 +98,10 @@ func (p *Pubcomp) validate(v5 bool, trim int) (int, error) {
 		return 0, encodeError(TypePubcomp, "Properties", "MQTT 3.1.1 §3.7", errOnlyInV5)
 	}
 	if v5 {
-		if err := p.Properties.validate(TypePubcomp, "Properties", propsPubcomp, repeatPubcomp); err != nil {
-			return 0, err
+		if p.Properties != nil {
+			if err := p.Properties.validate(TypePubcomp, "Properties", propsPubcomp, repeatPubcomp); err != nil {
+				return 0, err
+			}
 		}
 	}
 	n := p.bodySize(v5, trim)

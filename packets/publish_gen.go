@@ -107,8 +107,10 @@ func (p *Publish) validate(v5 bool, trim int) (int, error) {
 		return 0, encodeError(TypePublish, "Properties", "MQTT 3.1.1 §3.3", errOnlyInV5)
 	}
 	if v5 {
-		if err := p.Properties.validate(TypePublish, "Properties", propsPublish, repeatPublish); err != nil {
-			return 0, err
+		if p.Properties != nil {
+			if err := p.Properties.validate(TypePublish, "Properties", propsPublish, repeatPublish); err != nil {
+				return 0, err
+			}
 		}
 	}
 	if p.QoS == 0 && p.Dup {

@@ -98,8 +98,10 @@ func (p *Pubrec) validate(v5 bool, trim int) (int, error) {
 		return 0, encodeError(TypePubrec, "Properties", "MQTT 3.1.1 §3.5", errOnlyInV5)
 	}
 	if v5 {
-		if err := p.Properties.validate(TypePubrec, "Properties", propsPubrec, repeatPubrec); err != nil {
-			return 0, err
+		if p.Properties != nil {
+			if err := p.Properties.validate(TypePubrec, "Properties", propsPubrec, repeatPubrec); err != nil {
+				return 0, err
+			}
 		}
 	}
 	n := p.bodySize(v5, trim)

@@ -79,8 +79,10 @@ func (p *Suback) validate(v5 bool, trim int) (int, error) {
 		return 0, encodeError(TypeSuback, "Properties", "MQTT 3.1.1 §3.9", errOnlyInV5)
 	}
 	if v5 {
-		if err := p.Properties.validate(TypeSuback, "Properties", propsSuback, repeatSuback); err != nil {
-			return 0, err
+		if p.Properties != nil {
+			if err := p.Properties.validate(TypeSuback, "Properties", propsSuback, repeatSuback); err != nil {
+				return 0, err
+			}
 		}
 	}
 	if !(!v5) && len(p.ReturnCodes) != 0 {

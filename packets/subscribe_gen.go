@@ -77,8 +77,10 @@ func (p *Subscribe) validate(v5 bool, trim int) (int, error) {
 		return 0, encodeError(TypeSubscribe, "Properties", "MQTT 3.1.1 §3.8", errOnlyInV5)
 	}
 	if v5 {
-		if err := p.Properties.validate(TypeSubscribe, "Properties", propsSubscribe, repeatSubscribe); err != nil {
-			return 0, err
+		if p.Properties != nil {
+			if err := p.Properties.validate(TypeSubscribe, "Properties", propsSubscribe, repeatSubscribe); err != nil {
+				return 0, err
+			}
 		}
 	}
 	if len(p.Subscriptions) < 1 {

@@ -73,8 +73,10 @@ func (p *Unsuback) validate(v5 bool, trim int) (int, error) {
 		return 0, encodeError(TypeUnsuback, "Properties", "MQTT 3.1.1 §3.11", errOnlyInV5)
 	}
 	if v5 {
-		if err := p.Properties.validate(TypeUnsuback, "Properties", propsUnsuback, repeatUnsuback); err != nil {
-			return 0, err
+		if p.Properties != nil {
+			if err := p.Properties.validate(TypeUnsuback, "Properties", propsUnsuback, repeatUnsuback); err != nil {
+				return 0, err
+			}
 		}
 	}
 	if !(v5) && len(p.ReasonCodes) != 0 {

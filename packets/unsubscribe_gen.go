@@ -73,8 +73,10 @@ func (p *Unsubscribe) validate(v5 bool, trim int) (int, error) {
 		return 0, encodeError(TypeUnsubscribe, "Properties", "MQTT 3.1.1 §3.10", errOnlyInV5)
 	}
 	if v5 {
-		if err := p.Properties.validate(TypeUnsubscribe, "Properties", propsUnsubscribe, repeatUnsubscribe); err != nil {
-			return 0, err
+		if p.Properties != nil {
+			if err := p.Properties.validate(TypeUnsubscribe, "Properties", propsUnsubscribe, repeatUnsubscribe); err != nil {
+				return 0, err
+			}
 		}
 	}
 	if len(p.TopicFilters) < 1 {
