@@ -18,8 +18,10 @@
 // ReadPacket, a Reader before SetProtocol) speak MQTT 3.1.1, so code written
 // for 3.1.1 keeps working. AppendVersion, SizeVersion, ValidateVersion,
 // DecodeVersion and Reader.SetProtocol take the negotiated level;
-// ProtocolMQTT5 selects 5.0. CONNECT is the exception: it carries its level,
-// and ProtocolLevel decides how it is encoded and decoded. AUTH exists only
+// ProtocolMQTT5 selects 5.0. CONNECT carries its level: a CONNECT whose
+// ProtocolLevel is 5 is encoded with AppendVersion(dst, ProtocolMQTT5)
+// (Append, Size and WriteTo, which speak 3.1.1, refuse it), and decoding
+// at level 5 reads a CONNECT of any level as that level. AUTH exists only
 // in 5.0.
 //
 // Properties holds its values with a presence mask (Present) rather than a
