@@ -59,7 +59,7 @@ func (s *settings) settleIdentity() error {
 	if s.Protocol == 0 {
 		s.Protocol = MQTT311
 	}
-	if !s.Protocol.Valid() {
+	if !s.Protocol.ValidVersion(MQTT5) { // 3.1, 3.1.1 or 5.0
 		return fmt.Errorf("client: unsupported protocol level %d", s.Protocol)
 	}
 	if s.ClientID == "" {
