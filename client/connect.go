@@ -320,7 +320,12 @@ func (c *Client) handshake(nc net.Conn, username, password string) (*packets.Con
 	}
 	connect := c.s.connectPacketFor(clientID, username, password)
 	c.s.log.Debug("sent", "packet", connect.String())
-	if _, err := connect.WriteTo(nc); err != nil {
+	// WriteTo would encode at 3.1.1, which has no properties.
+	b, err := connect.AppendVersion(nil, c.s.Protocol)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := nc.Write(b); err != nil {
 		return nil, err
 	}
 	c.stats.packetsOut.Add(1)
