@@ -53,9 +53,10 @@ type conn struct {
 	pending  []byte     // encoded packets the writer has not taken yet
 	waiters  []*outMsg  // PUBLISHes in pending, told when it is written
 	sentDisc chan struct{}
-	final    bool // DISCONNECT queued: nothing may follow (MQTT-3.14.4-2)
-	ended    bool // no more writes: err says why
-	writing  bool // a writer goroutine owns the socket's write side
+	final    bool  // DISCONNECT queued: nothing may follow (MQTT-3.14.4-2)
+	cause    error // why abort queued DISCONNECT; nil when Disconnect did
+	ended    bool  // no more writes: err says why
+	writing  bool  // a writer goroutine owns the socket's write side
 
 	writers  sync.WaitGroup // the writer goroutine, while one runs
 	wake     chan struct{}  // capacity 1: pending became non-empty while the writer waited
@@ -303,6 +304,11 @@ func (cn *conn) abort(err error) {
 	if cn.level == MQTT5 {
 		var re *ReasonError
 		if code := disconnectReason(err); code != 0 && !(errors.As(err, &re) && re.Packet == packets.TypeDisconnect) {
+			// The connection ends with err, not with the writer's
+			// errDisconnected, so that OnConnectionLost says why.
+			cn.mu.Lock()
+			cn.cause = err
+			cn.mu.Unlock()
 			sent := cn.sendDisconnect(&packets.Disconnect{ReasonCode: code})
 			t := time.NewTimer(closeWriteWait)
 			select {
