@@ -203,11 +203,7 @@ func (cn *conn) appendPublish5(p *packets.Publish) ([]byte, error) {
 	}
 	alias, known := cn.aliasOut[p.TopicName]
 	if !known && len(cn.aliasOut) < int(cn.server.TopicAliasMaximum) {
-		if cn.aliasOut == nil {
-			cn.aliasOut = map[string]uint16{}
-		}
 		alias = uint16(len(cn.aliasOut) + 1)
-		cn.aliasOut[p.TopicName] = alias
 	}
 	if alias == 0 {
 		return p.AppendVersion(cn.pending, MQTT5) // aliases used up: the full topic
@@ -221,6 +217,18 @@ func (cn *conn) appendPublish5(p *packets.Publish) ([]byte, error) {
 	q.Properties = &ps
 	if known {
 		q.TopicName = ""
+	}
+	if limit := cn.server.MaximumPacketSize; limit > 0 && q.SizeVersion(MQTT5) > limit {
+		// The alias property would push a packet that admits let through
+		// over the broker's limit (MQTT5-3.2.2-15): send the topic, and
+		// keep the alias for a packet it fits.
+		return p.AppendVersion(cn.pending, MQTT5)
+	}
+	if !known {
+		if cn.aliasOut == nil {
+			cn.aliasOut = map[string]uint16{}
+		}
+		cn.aliasOut[p.TopicName] = alias
 	}
 	return q.AppendVersion(cn.pending, MQTT5)
 }
