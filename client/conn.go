@@ -275,7 +275,10 @@ func (cn *conn) readLoop() {
 	r := packets.NewReaderSize(cn.nc, readBufferSize)
 	r.SetProtocol(cn.level)
 	r.SetMaxPacketSize(c.s.MaxPacketSize)
-	r.SetSkipOversizePublish(true)
+	// A 3.1.1 broker was never told the limit, so a PUBLISH over it is
+	// skipped and acknowledged; a 5.0 broker was, in CONNECT's Maximum
+	// Packet Size, and breaks a rule by sending one: DISCONNECT 0x95.
+	r.SetSkipOversizePublish(cn.level != MQTT5)
 	for {
 		p, err := r.ReadPacket()
 		if err != nil {
@@ -338,13 +341,13 @@ func disconnectReason(err error) packets.ReasonCode {
 	switch {
 	case errors.As(err, &v):
 		return v.code
+	case errors.Is(err, packets.ErrTooLarge):
+		return packets.ReasonPacketTooLarge
 	case errors.As(err, &pe):
 		if pe.Code != 0 {
 			return pe.Code
 		}
 		return packets.ReasonMalformedPacket
-	case errors.Is(err, packets.ErrTooLarge):
-		return packets.ReasonPacketTooLarge
 	case errors.Is(err, ErrProtocolViolation):
 		return packets.ReasonProtocolError
 	}
