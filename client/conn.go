@@ -344,6 +344,11 @@ func disconnectReason(err error) packets.ReasonCode {
 	case errors.Is(err, packets.ErrTooLarge):
 		return packets.ReasonPacketTooLarge
 	case errors.As(err, &pe):
+		if pe.Field == "Properties.TopicAlias" {
+			// The codec refuses alias 0 as a protocol error; MQTT 5.0
+			// §3.3.2.3.4 names the code for it: Topic Alias invalid.
+			return packets.ReasonTopicAliasInvalid
+		}
 		if pe.Code != 0 {
 			return pe.Code
 		}
