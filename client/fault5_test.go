@@ -787,3 +787,49 @@ func TestFault5DisconnectWith(t *testing.T) {
 	c3, _ := faultConnect(t, srv, v311, false)
 	assert.ErrorIs(t, c3.DisconnectWith(t.Context(), client.DisconnectOptions{Reason: packets.ReasonDisconnectWithWillMessage}), client.ErrNeedsMQTT5)
 }
+
+// TestFault5ConnackRefused: a CONNACK reason code of 0x80 or above is a
+// *ConnectError carrying the reason, matched by errors.Is; the permanent
+// ones stop the client, the others are retried (MQTT5-4.13.2-1, server
+// statements MQTT5-3.2.2-6, MQTT5-3.2.2-7, MQTT5-3.1.3-8).
+func TestFault5ConnackRefused(t *testing.T) {
+	for _, tc := range []struct {
+		code      packets.ReasonCode
+		target    error
+		permanent bool
+	}{
+		{packets.ReasonBadUserNameOrPassword, client.ErrBadUserNameOrPassword, true},
+		{packets.ReasonNotAuthorized, client.ErrNotAuthorized, true},
+		{packets.ReasonClientIdentifierNotValid, nil, true},
+		{packets.ReasonServerBusy, client.ErrServerBusy, false},
+	} {
+		t.Run(tc.code.NameFor(packets.TypeConnack), func(t *testing.T) {
+			srv := brokertest.New(t)
+			cfg := w5Config(srv)
+			cfg.ConnectRetry = true
+			c, err := client.New(cfg)
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = c.Close() })
+			errc := faultGo(func() error { return c.Connect(t.Context()) })
+			conn := srv.Accept(t)
+			w5Expect[*packets.Connect](t, conn)
+			w5Send(t, conn, &packets.Connack{ReasonCode: tc.code, Properties: w5Props(func(ps *packets.Properties) { ps.SetReasonString("no") })})
+			conn.ExpectClosed(t)
+			if !tc.permanent {
+				w5Accept(t, srv, false, nil) // tried again
+				require.NoError(t, faultRecv(t, errc))
+				return
+			}
+			err = faultRecv(t, errc)
+			var ce *client.ConnectError
+			require.ErrorAs(t, err, &ce)
+			require.NotNil(t, ce.Reason)
+			assert.Equal(t, tc.code, ce.Reason.Code)
+			assert.Equal(t, "no", ce.Reason.Reason)
+			assert.True(t, ce.Permanent())
+			if tc.target != nil {
+				assert.ErrorIs(t, err, tc.target)
+			}
+		})
+	}
+}

@@ -42,23 +42,27 @@ type w5Proxy struct {
 	ln     net.Listener
 	target string
 
-	// Set before the first connection; called on the link's goroutines.
-	fromClient func(l *w5Link, p packets.Packet) // client → broker
-	fromBroker func(l *w5Link, p packets.Packet) // broker → client
-	ackDelay   time.Duration                     // held before an outbound flow's ack reaches the client
+	w5Hooks
 
 	mu    sync.Mutex
 	links []*w5Link
 	wg    sync.WaitGroup
 }
 
+// w5Hooks are what a w5Proxy does besides forwarding, called on the
+// link's goroutines.
+type w5Hooks struct {
+	fromClient func(l *w5Link, p packets.Packet) // client → broker
+	fromBroker func(l *w5Link, p packets.Packet) // broker → client
+	ackDelay   time.Duration                     // held before an outbound flow's ack reaches the client
+}
+
 // w5StartProxy listens on loopback for connections to target (host:port).
-// Hooks must be set before the first client dials.
-func w5StartProxy(t *testing.T, target string) *w5Proxy {
+func w5StartProxy(t *testing.T, target string, hooks w5Hooks) *w5Proxy {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	p := &w5Proxy{ln: ln, target: target}
+	p := &w5Proxy{ln: ln, target: target, w5Hooks: hooks}
 	p.wg.Add(1)
 	go p.accept()
 	t.Cleanup(p.close)
