@@ -55,9 +55,10 @@ type conn struct {
 	pending  []byte     // encoded packets the writer has not taken yet
 	waiters  []*outMsg  // PUBLISHes in pending, told when it is written
 	sentDisc chan struct{}
-	final    bool // DISCONNECT queued: nothing may follow (MQTT-3.14.4-2)
-	ended    bool // no more writes: err says why
-	writing  bool // a writer goroutine owns the socket's write side
+	final    bool  // DISCONNECT queued: nothing may follow (MQTT-3.14.4-2)
+	cause    error // why abort queued DISCONNECT; nil when Disconnect did
+	ended    bool  // no more writes: err says why
+	writing  bool  // a writer goroutine owns the socket's write side
 
 	writers  sync.WaitGroup // the writer goroutine, while one runs
 	wake     chan struct{}  // capacity 1: pending became non-empty while the writer waited
@@ -207,11 +208,7 @@ func (cn *conn) appendPublish5(p *packets.Publish) ([]byte, error) {
 	}
 	alias, known := cn.aliasOut[p.TopicName]
 	if !known && len(cn.aliasOut) < int(cn.server.TopicAliasMaximum) {
-		if cn.aliasOut == nil {
-			cn.aliasOut = map[string]uint16{}
-		}
 		alias = uint16(len(cn.aliasOut) + 1)
-		cn.aliasOut[p.TopicName] = alias
 	}
 	if alias == 0 {
 		return p.AppendVersion(cn.pending, MQTT5) // aliases used up: the full topic
@@ -225,6 +222,18 @@ func (cn *conn) appendPublish5(p *packets.Publish) ([]byte, error) {
 	q.Properties = &ps
 	if known {
 		q.TopicName = ""
+	}
+	if limit := cn.server.MaximumPacketSize; limit > 0 && q.SizeVersion(MQTT5) > limit {
+		// The alias property would push a packet that admits let through
+		// over the broker's limit (MQTT5-3.2.2-15): send the topic, and
+		// keep the alias for a packet it fits.
+		return p.AppendVersion(cn.pending, MQTT5)
+	}
+	if !known {
+		if cn.aliasOut == nil {
+			cn.aliasOut = map[string]uint16{}
+		}
+		cn.aliasOut[p.TopicName] = alias
 	}
 	return q.AppendVersion(cn.pending, MQTT5)
 }
@@ -271,7 +280,10 @@ func (cn *conn) readLoop() {
 	r := packets.NewReaderSize(cn.nc, readBufferSize)
 	r.SetProtocol(cn.level)
 	r.SetMaxPacketSize(c.s.MaxPacketSize)
-	r.SetSkipOversizePublish(true)
+	// A 3.1.1 broker was never told the limit, so a PUBLISH over it is
+	// skipped and acknowledged; a 5.0 broker was, in CONNECT's Maximum
+	// Packet Size, and breaks a rule by sending one: DISCONNECT 0x95.
+	r.SetSkipOversizePublish(cn.level != MQTT5)
 	for {
 		p, err := r.ReadPacket()
 		if err != nil {
@@ -308,6 +320,11 @@ func (cn *conn) abort(err error) {
 	if cn.level == MQTT5 {
 		var re *ReasonError
 		if code := disconnectReason(err); code != 0 && !(errors.As(err, &re) && re.Packet == packets.TypeDisconnect) {
+			// The connection ends with err, not with the writer's
+			// errDisconnected, so that OnConnectionLost says why.
+			cn.mu.Lock()
+			cn.cause = err
+			cn.mu.Unlock()
 			sent := cn.sendDisconnect(&packets.Disconnect{ReasonCode: code})
 			t := time.NewTimer(closeWriteWait)
 			select {
@@ -329,13 +346,18 @@ func disconnectReason(err error) packets.ReasonCode {
 	switch {
 	case errors.As(err, &v):
 		return v.code
+	case errors.Is(err, packets.ErrTooLarge):
+		return packets.ReasonPacketTooLarge
 	case errors.As(err, &pe):
+		if pe.Field == "Properties.TopicAlias" {
+			// The codec refuses alias 0 as a protocol error; MQTT 5.0
+			// §3.3.2.3.4 names the code for it: Topic Alias invalid.
+			return packets.ReasonTopicAliasInvalid
+		}
 		if pe.Code != 0 {
 			return pe.Code
 		}
 		return packets.ReasonMalformedPacket
-	case errors.Is(err, packets.ErrTooLarge):
-		return packets.ReasonPacketTooLarge
 	case errors.Is(err, ErrProtocolViolation):
 		return packets.ReasonProtocolError
 	}

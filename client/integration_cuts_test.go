@@ -14,6 +14,7 @@ import (
 
 	"github.com/feedmq/feedmq/client"
 	"github.com/feedmq/feedmq/internal/mosquittotest"
+	"github.com/feedmq/feedmq/packets"
 )
 
 // cuttingDialer dials TCP and remembers the connection, so the test can cut
@@ -51,6 +52,10 @@ func (d *cuttingDialer) cut() {
 // subscriber exactly once, and every Publish must report success only for
 // a completed flow (MQTT-4.3.3-1, MQTT-4.4.0-1, MQTT-4.3.3-2).
 func TestIntegrationQoS2UnderRepeatedCuts(t *testing.T) {
+	itEachProtocol(t, testIntegrationQoS2UnderRepeatedCuts)
+}
+
+func testIntegrationQoS2UnderRepeatedCuts(t *testing.T, proto packets.ProtocolLevel) {
 	if testing.Short() {
 		t.Skip("takes a few seconds")
 	}
@@ -62,7 +67,7 @@ func TestIntegrationQoS2UnderRepeatedCuts(t *testing.T) {
 	var mu sync.Mutex
 	seen := map[string]int{}
 	all := make(chan struct{})
-	sub := newClient(t, client.Config{Brokers: []string{b.URL()}, ClientID: "cuts-sub", PersistentSession: true})
+	sub := newClient(t, client.Config{Protocol: proto, Brokers: []string{b.URL()}, ClientID: "cuts-sub", PersistentSession: true})
 	_, err := sub.Subscribe(ctx, "cuts/q2", client.ExactlyOnce, func(m *client.Message) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -74,7 +79,7 @@ func TestIntegrationQoS2UnderRepeatedCuts(t *testing.T) {
 	require.NoError(t, err)
 
 	d := &cuttingDialer{}
-	pub := newClient(t, client.Config{
+	pub := newClient(t, client.Config{Protocol: proto,
 		Brokers: []string{b.URL()}, ClientID: "cuts-pub", PersistentSession: true, Dial: d.dial,
 		Reconnect: client.Backoff{InitialDelay: 5 * time.Millisecond, MaxDelay: 20 * time.Millisecond},
 	})

@@ -3,6 +3,7 @@ package client_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"net/url"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/feedmq/feedmq/client"
 	"github.com/feedmq/feedmq/client/dial"
 	"github.com/feedmq/feedmq/internal/mosquittotest"
+	"github.com/feedmq/feedmq/packets"
 )
 
 // Helpers of the integration tests against a real mosquitto. Their names
@@ -139,5 +141,13 @@ func itEvents() (chan client.ConnectedEvent, func(client.ConnectedEvent)) {
 		case ch <- ev:
 		default:
 		}
+	}
+}
+
+// itEachProtocol runs a test at MQTT 3.1.1 and at MQTT 5.0, so that every
+// 3.1.1 guarantee it checks is checked at 5.0 too.
+func itEachProtocol(t *testing.T, test func(t *testing.T, proto packets.ProtocolLevel)) {
+	for _, proto := range []packets.ProtocolLevel{client.MQTT311, client.MQTT5} {
+		t.Run(fmt.Sprintf("level %d", proto), func(t *testing.T) { test(t, proto) })
 	}
 }

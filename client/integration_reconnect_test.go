@@ -13,6 +13,7 @@ import (
 
 	"github.com/feedmq/feedmq/client"
 	"github.com/feedmq/feedmq/internal/mosquittotest"
+	"github.com/feedmq/feedmq/packets"
 	"github.com/feedmq/feedmq/store"
 )
 
@@ -175,13 +176,17 @@ func TestIntegrationPublishWhileBrokerDown(t *testing.T) {
 // (MQTT-4.4.0-1, MQTT-4.6.0-1, MQTT-4.1.0-1), and the subscriber receives
 // each QoS 2 message exactly once (MQTT-4.3.3-1, MQTT-4.3.3-2).
 func TestIntegrationFileStoreClientRestart(t *testing.T) {
+	itEachProtocol(t, testIntegrationFileStoreClientRestart)
+}
+
+func testIntegrationFileStoreClientRestart(t *testing.T, proto packets.ProtocolLevel) {
 	t.Parallel()
 	b := mosquittotest.Start(t, mosquittotest.Options{Persistence: true})
 	ctx := testCtx(t)
 	dir := t.TempDir()
 	const id = "it-file-pub"
 
-	sub := newClient(t, client.Config{
+	sub := newClient(t, client.Config{Protocol: proto,
 		Brokers: []string{b.URL()}, ClientID: "it-file-sub", PersistentSession: true, Reconnect: itBackoff,
 	})
 	got, h := itSink()
@@ -190,7 +195,7 @@ func TestIntegrationFileStoreClientRestart(t *testing.T) {
 
 	st1, err := store.OpenFile(dir, nil)
 	require.NoError(t, err)
-	c1, err := client.New(client.Config{
+	c1, err := client.New(client.Config{Protocol: proto,
 		Brokers: []string{b.URL()}, ClientID: id, PersistentSession: true, Store: st1, Reconnect: itBackoff,
 	})
 	require.NoError(t, err)
@@ -203,7 +208,12 @@ func TestIntegrationFileStoreClientRestart(t *testing.T) {
 	qos := func(i int) client.QoS { return client.AtLeastOnce + client.QoS(i%2) }
 	var ds []*client.Delivery
 	for i := range n {
-		d, err := c1.PublishAsync("test/file/m", []byte(fmt.Sprint(i)), client.WithQoS(qos(i)))
+		opts := []client.PublishOption{client.WithQoS(qos(i))}
+		if proto == client.MQTT5 {
+			// The store keeps a message's 5.0 properties across the restart.
+			opts = append(opts, client.WithUserProperty("i", fmt.Sprint(i)), client.WithContentType("text/plain"))
+		}
+		d, err := c1.PublishAsync("test/file/m", []byte(fmt.Sprint(i)), opts...)
 		require.NoError(t, err)
 		ds = append(ds, d)
 	}
@@ -227,7 +237,7 @@ func TestIntegrationFileStoreClientRestart(t *testing.T) {
 	require.Len(t, entries, n, "every message is in the store")
 
 	b.Restart()
-	c2 := newClient(t, client.Config{
+	c2 := newClient(t, client.Config{Protocol: proto,
 		Brokers: []string{b.URL()}, ClientID: id, PersistentSession: true, Store: st2, Reconnect: itBackoff,
 		MaxPending: n,
 	})
@@ -238,7 +248,7 @@ func TestIntegrationFileStoreClientRestart(t *testing.T) {
 
 	// Everything the subscriber receives before a marker published after
 	// the last PUBCOMP is what the recovered client sent.
-	marker := newClient(t, client.Config{Brokers: []string{b.URL()}})
+	marker := newClient(t, client.Config{Protocol: proto, Brokers: []string{b.URL()}})
 	require.NoError(t, marker.Publish(ctx, "test/file/marker", []byte("end"), client.WithQoS(client.AtLeastOnce)))
 	// mosquitto forwards a QoS 1 message when it arrives and a QoS 2 one at
 	// its PUBREL, so order holds per QoS only (MQTT 3.1.1 §4.6).
@@ -249,6 +259,10 @@ func TestIntegrationFileStoreClientRestart(t *testing.T) {
 			break
 		}
 		seen[m.QoS] = append(seen[m.QoS], string(m.Payload))
+		if proto == client.MQTT5 && assert.NotNil(t, m.Properties, "message %s", m.Payload) {
+			assert.Equal(t, []client.UserProperty{{Key: "i", Value: string(m.Payload)}}, m.Properties.UserProperties)
+			assert.Equal(t, "text/plain", m.Properties.ContentType)
+		}
 	}
 	assert.Equal(t, []string{"0", "2", "4"}, seen[client.AtLeastOnce], "QoS 1 messages in order")
 	assert.Equal(t, []string{"1", "3", "5"}, seen[client.ExactlyOnce], "QoS 2 messages each once, in order")

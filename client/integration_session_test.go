@@ -12,6 +12,7 @@ import (
 
 	"github.com/feedmq/feedmq/client"
 	"github.com/feedmq/feedmq/internal/mosquittotest"
+	"github.com/feedmq/feedmq/packets"
 	"github.com/feedmq/feedmq/store"
 )
 
@@ -184,15 +185,19 @@ func TestIntegrationWill(t *testing.T) {
 // session present and delivers what was queued (MQTT-3.1.2-4, MQTT-4.1.0-1,
 // MQTT-3.1.3-2). A clean session then discards it (MQTT-3.1.2-6).
 func TestIntegrationPersistentSession(t *testing.T) {
+	itEachProtocol(t, testIntegrationPersistentSession)
+}
+
+func testIntegrationPersistentSession(t *testing.T, proto packets.ProtocolLevel) {
 	t.Parallel()
 	b := mosquittotest.Start(t, mosquittotest.Options{})
 	ctx := testCtx(t)
-	pub := newClient(t, client.Config{Brokers: []string{b.URL()}})
+	pub := newClient(t, client.Config{Protocol: proto, Brokers: []string{b.URL()}})
 	st := store.NewMemory()
 	const id = "it-persist"
 
 	events, onConnect := itEvents()
-	first := newClient(t, client.Config{
+	first := newClient(t, client.Config{Protocol: proto,
 		Brokers: []string{b.URL()}, ClientID: id, PersistentSession: true, Store: st, OnConnect: onConnect,
 	})
 	assert.False(t, itRecv(t, ctx, events, "first connect").SessionPresent)
@@ -209,7 +214,7 @@ func TestIntegrationPersistentSession(t *testing.T) {
 	// has it, and what arrives goes to DefaultHandler.
 	got, h := itSink()
 	events, onConnect = itEvents()
-	second := newClient(t, client.Config{
+	second := newClient(t, client.Config{Protocol: proto,
 		Brokers: []string{b.URL()}, ClientID: id, PersistentSession: true, Store: st,
 		OnConnect: onConnect, DefaultHandler: h,
 	})
@@ -225,12 +230,12 @@ func TestIntegrationPersistentSession(t *testing.T) {
 	// A clean session on the same ClientID discards the stored one
 	// (MQTT-3.1.2-6) ...
 	events, onConnect = itEvents()
-	clean := newClient(t, client.Config{Brokers: []string{b.URL()}, ClientID: id, OnConnect: onConnect})
+	clean := newClient(t, client.Config{Protocol: proto, Brokers: []string{b.URL()}, ClientID: id, OnConnect: onConnect})
 	assert.False(t, itRecv(t, ctx, events, "clean connect").SessionPresent)
 	require.NoError(t, clean.Disconnect(ctx))
 	// ... so a persistent one starts afresh.
 	events, onConnect = itEvents()
-	newClient(t, client.Config{Brokers: []string{b.URL()}, ClientID: id, PersistentSession: true, Store: st, OnConnect: onConnect})
+	newClient(t, client.Config{Protocol: proto, Brokers: []string{b.URL()}, ClientID: id, PersistentSession: true, Store: st, OnConnect: onConnect})
 	assert.False(t, itRecv(t, ctx, events, "persistent connect after a clean one").SessionPresent)
 }
 
@@ -272,6 +277,10 @@ func TestIntegrationCleanSession(t *testing.T) {
 // once the handler returns so the flow completes (MQTT-4.3.3-2,
 // MQTT-4.1.0-1, MQTT-3.1.2-4).
 func TestIntegrationExactlyOnceAcrossReconnect(t *testing.T) {
+	itEachProtocol(t, testIntegrationExactlyOnceAcrossReconnect)
+}
+
+func testIntegrationExactlyOnceAcrossReconnect(t *testing.T, proto packets.ProtocolLevel) {
 	t.Parallel()
 	b := mosquittotest.Start(t, mosquittotest.Options{})
 	ctx := testCtx(t)
@@ -284,7 +293,7 @@ func TestIntegrationExactlyOnceAcrossReconnect(t *testing.T) {
 	var mu sync.Mutex
 	calls := map[string]int{}
 	var dialer itDialer
-	sub := newClient(t, client.Config{
+	sub := newClient(t, client.Config{Protocol: proto,
 		Brokers: []string{b.URL()}, ClientID: id, PersistentSession: true,
 		Dial: dialer.Dial, Reconnect: itBackoff,
 	})
@@ -305,7 +314,7 @@ func TestIntegrationExactlyOnceAcrossReconnect(t *testing.T) {
 	})
 	require.NoError(t, err)
 
-	pub := newClient(t, client.Config{Brokers: []string{b.URL()}})
+	pub := newClient(t, client.Config{Protocol: proto, Brokers: []string{b.URL()}})
 	require.NoError(t, pub.Publish(ctx, "test/eo/a", []byte("once"), client.WithQoS(client.ExactlyOnce)))
 	itRecv(t, ctx, entered, "handler entered")
 

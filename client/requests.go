@@ -161,7 +161,7 @@ func (s *session) onSuback(cn *conn, id uint16, codes []packets.SubackCode, reas
 	if r.reply == nil {
 		for i, code := range codes {
 			if code >= packets.SubackFailure {
-				s.c.reportError(fmt.Errorf("%w on resubscribe: %q", subscribeError(r.filters[i:i+1], codes[i:i+1], reason), r.filters[i]))
+				s.c.reportError(fmt.Errorf("%w on resubscribe: %q", subscribeError(r.filters[i:i+1], codes[i:i+1], reason, cn.level == MQTT5), r.filters[i]))
 			}
 		}
 	}

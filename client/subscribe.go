@@ -117,7 +117,7 @@ func (c *Client) granted(sub *subscription, res requestResult) ([]QoS, error) {
 	}
 	if len(refused) > 0 {
 		c.post(op{fn: func(s *session) { s.dropFilters(sub, refused) }})
-		return granted, subscribeError(refused, codes, res.reason)
+		return granted, subscribeError(refused, codes, res.reason, c.s.Protocol == MQTT5)
 	}
 	return granted, nil
 }
@@ -136,15 +136,14 @@ type SubscribeError struct {
 	Reason string
 }
 
-func subscribeError(refused []string, codes []packets.SubackCode, reason string) *SubscribeError {
+// subscribeError reports refused filters; at 5.0 (v5) with their reason
+// codes, 0x80 Unspecified error included, which a 3.1.1 failure looks like.
+func subscribeError(refused []string, codes []packets.SubackCode, reason string, v5 bool) *SubscribeError {
 	e := &SubscribeError{Refused: refused, Reason: reason}
-	for _, code := range codes {
-		if code != packets.SubackFailure || reason != "" {
-			e.Reasons = make([]packets.ReasonCode, len(codes))
-			for i, c := range codes {
-				e.Reasons[i] = packets.ReasonCode(c)
-			}
-			break
+	if v5 {
+		e.Reasons = make([]packets.ReasonCode, len(codes))
+		for i, c := range codes {
+			e.Reasons[i] = packets.ReasonCode(c)
 		}
 	}
 	return e

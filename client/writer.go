@@ -67,7 +67,7 @@ func (cn *conn) writeLoop() {
 		buf, cn.pending = cn.pending, buf[:0]
 		waiters, cn.waiters = cn.waiters, waiters[:0]
 		sentDisc := cn.sentDisc
-		last := cn.final
+		last, cause := cn.final, cn.cause
 		cn.mu.Unlock()
 		err := cn.write(buf)
 		for i, m := range waiters {
@@ -80,7 +80,10 @@ func (cn *conn) writeLoop() {
 		}
 		if last {
 			// Nothing may follow DISCONNECT (MQTT-3.14.4-2).
-			cn.fail(errDisconnected)
+			if cause == nil {
+				cause = errDisconnected
+			}
+			cn.fail(cause)
 			close(sentDisc)
 			cn.mu.Lock()
 			cn.sentDisc = nil
