@@ -371,11 +371,17 @@ func TestFault5UnexpectedAcks(t *testing.T) {
 	require.Eventually(t, func() bool { return c.Stats().UnexpectedAcks == 3 }, faultWait, itTick)
 	assert.True(t, c.Stats().Connected)
 
-	// The unknown PUBREC was answered with PUBREL, 0x00 or 0x92
-	// (MQTT5-3.6.2-1), so that the broker can end its flow.
+	// The unknown PUBREC was answered with PUBREL 0x92, Packet Identifier
+	// not found (MQTT5-3.6.2-1), so that the broker can end its flow.
 	rel := w5Expect[*packets.Pubrel](t, conn)
 	assert.Equal(t, uint16(999), rel.PacketID)
-	assert.Contains(t, []packets.ReasonCode{packets.ReasonSuccess, packets.ReasonPacketIdentifierNotFound}, rel.ReasonCode)
+	assert.Equal(t, packets.ReasonPacketIdentifierNotFound, rel.ReasonCode)
+
+	// So is a PUBREL for no message received: PUBCOMP 0x92 (MQTT5-3.7.2-1).
+	w5Send(t, conn, &packets.Pubrel{PacketID: 997})
+	comp := w5Expect[*packets.Pubcomp](t, conn)
+	assert.Equal(t, uint16(997), comp.PacketID)
+	assert.Equal(t, packets.ReasonPacketIdentifierNotFound, comp.ReasonCode)
 
 	w5Send(t, conn, &packets.Suback{PacketID: 77, ReasonCodes: []packets.ReasonCode{0}})
 	w5ExpectDisconnect(t, conn, packets.ReasonProtocolError)

@@ -200,7 +200,11 @@ func (in *inbound) release(cn *conn, id uint16) {
 		in.c.storeDelete(inKey(id))
 	}
 	in.mu.Unlock()
-	_ = cn.sendAck(packets.TypePubcomp, id)
+	code := packets.ReasonSuccess
+	if !ok {
+		code = notFound(cn) // MQTT5-3.7.2-1
+	}
+	_ = cn.sendAckCode(packets.TypePubcomp, id, code)
 }
 
 // route returns the subscriptions matching topic, from the cache when the

@@ -191,9 +191,10 @@ func (s *session) onPubrec(epoch uint64, id uint16, code packets.ReasonCode) {
 	m := s.inflight[id]
 	if m == nil || m.pub.QoS != ExactlyOnce || epoch != s.epoch {
 		s.unexpectedAck("PUBREC", id)
-		// Release the id anyway so the broker can finish its flow.
+		// Release the id anyway so the broker can finish its flow; at 5.0
+		// the PUBREL says the identifier was not found (MQTT5-3.6.2-1).
 		if s.conn != nil {
-			_ = s.conn.sendAck(packets.TypePubrel, id)
+			_ = s.conn.sendAckCode(packets.TypePubrel, id, notFound(s.conn))
 		}
 		return
 	}
@@ -243,4 +244,13 @@ func (s *session) resendHeld() {
 		clear(s.held[:n])
 		s.held = s.held[n:]
 	}
+}
+
+// notFound is the reason code of a PUBREL or PUBCOMP for an identifier
+// the client has no flow for: 0x92 at 5.0, and nothing (0) at 3.1.x.
+func notFound(cn *conn) packets.ReasonCode {
+	if cn.level == MQTT5 {
+		return packets.ReasonPacketIdentifierNotFound
+	}
+	return packets.ReasonSuccess
 }
