@@ -5,6 +5,7 @@ package client
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -95,25 +96,29 @@ type Feed[T any] struct {
 	topic   string
 	codec   Codec[T]
 	qos     QoS
-	retain  bool
+	opts    []PublishOption // every publish's, as NewFeed got them
 	sub     *Subscription
 	onError func(*DecodeError)
 }
 
 // NewFeed creates a feed for topic, which may be a topic filter with
 // wildcards (then Publish is refused). WithQoS sets the QoS of both the
-// subscription and the feed's publishes; WithRetain makes its publishes
-// retained. It does not wait for the network: see Subscribed.
+// subscription and the feed's publishes; WithRetain and the MQTT 5.0
+// property options (WithContentType, WithUserProperty...) apply to every
+// publish. It does not wait for the network: see Subscribed.
 func NewFeed[T any](c *Client, topic string, codec Codec[T], opts ...PublishOption) (*Feed[T], error) {
 	var tmpl publishOptions
 	for _, o := range opts {
 		tmpl = o.applyPublish(tmpl)
 	}
+	if tmpl.props != nil && c.s.Protocol != MQTT5 {
+		return nil, fmt.Errorf("client: feed %q: %w", topic, ErrNeedsMQTT5)
+	}
 	sub, err := c.SubscribeAsync([]TopicFilter{{topic, tmpl.qos}}, nil)
 	if err != nil {
 		return nil, err
 	}
-	return &Feed[T]{c: c, topic: topic, codec: codec, qos: tmpl.qos, retain: tmpl.retain, sub: sub}, nil
+	return &Feed[T]{c: c, topic: topic, codec: codec, qos: tmpl.qos, opts: slices.Clone(opts), sub: sub}, nil
 }
 
 // Topic returns the feed's topic or filter.
@@ -157,17 +162,13 @@ func (f *Feed[T]) decodeFailed(m *Message, err error) {
 }
 
 // Publish encodes v and publishes it on the feed's topic with the feed's
-// QoS and retain flag; see Client.Publish.
+// options; see Client.Publish.
 func (f *Feed[T]) Publish(ctx context.Context, v T) error {
 	payload, err := f.codec.Encode(v)
 	if err != nil {
 		return fmt.Errorf("client: feed %q: %w", f.topic, err)
 	}
-	opts := []PublishOption{WithQoS(f.qos)}
-	if f.retain {
-		opts = append(opts, WithRetain())
-	}
-	return f.c.Publish(ctx, f.topic, payload, opts...)
+	return f.c.Publish(ctx, f.topic, payload, f.opts...)
 }
 
 // Next returns the feed's next message, waiting until one arrives or ctx

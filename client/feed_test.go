@@ -12,16 +12,30 @@ import (
 
 	"github.com/feedmq/feedmq/client"
 	"github.com/feedmq/feedmq/internal/mosquittotest"
+	"github.com/feedmq/feedmq/packets"
 )
 
 // TestFeedsTypedCallbacks publishes on typed feeds and receives the values
-// through typed callbacks, the way the Adafruit MQTT library's sketches do.
+// through typed callbacks, the way the Adafruit MQTT library's sketches do,
+// at 3.1.1 and at 5.0, where a feed's property options reach every
+// publish.
 func TestFeedsTypedCallbacks(t *testing.T) {
 	b := mosquittotest.Start(t, mosquittotest.Options{})
-	ctx := testCtx(t)
-	c := newClient(t, client.Config{Brokers: []string{b.URL()}})
+	itEachProtocol(t, func(t *testing.T, proto packets.ProtocolLevel) { testFeedsTypedCallbacks(t, b, proto) })
+}
 
-	ints, err := client.NewFeed(c, "dev/feeds/seconds", client.IntCodec{}, client.WithQoS(client.AtLeastOnce))
+func testFeedsTypedCallbacks(t *testing.T, b *mosquittotest.Broker, proto packets.ProtocolLevel) {
+	ctx := testCtx(t)
+	c := newClient(t, client.Config{Brokers: []string{b.URL()}, Protocol: proto})
+
+	intOpts := []client.PublishOption{client.WithQoS(client.AtLeastOnce)}
+	if proto == client.MQTT5 {
+		intOpts = append(intOpts, client.WithContentType("text/plain"), client.WithUserProperty("unit", "s"))
+	} else {
+		_, err := client.NewFeed(c, "dev/feeds/v5only", client.IntCodec{}, client.WithUserProperty("unit", "s"))
+		require.ErrorIs(t, err, client.ErrNeedsMQTT5, "a 5.0 option on a 3.1.1 feed is refused, not dropped")
+	}
+	ints, err := client.NewFeed(c, "dev/feeds/seconds", client.IntCodec{}, intOpts...)
 	require.NoError(t, err)
 	floats, err := client.NewFeed(c, "dev/feeds/slider", client.FloatCodec{}, client.WithQoS(client.ExactlyOnce))
 	require.NoError(t, err)
@@ -34,7 +48,8 @@ func TestFeedsTypedCallbacks(t *testing.T) {
 	gotFloat := make(chan float64, 10)
 	gotStr := make(chan string, 10)
 	gotRaw := make(chan []byte, 10)
-	ints.OnMessage(func(v int64, m *client.Message) { gotInt <- v })
+	intProps := make(chan *client.MessageProperties, 10)
+	ints.OnMessage(func(v int64, m *client.Message) { gotInt <- v; intProps <- m.Properties })
 	floats.OnMessage(func(v float64, m *client.Message) { gotFloat <- v })
 	strs.OnMessage(func(v string, m *client.Message) { gotStr <- v })
 	raw.OnMessage(func(v []byte, m *client.Message) { gotRaw <- v })
@@ -53,6 +68,12 @@ func TestFeedsTypedCallbacks(t *testing.T) {
 	require.NoError(t, strs.Publish(ctx, "ON"))
 	require.NoError(t, raw.Publish(ctx, []byte{0, 1, 2, 0xff}))
 	assert.Equal(t, int64(-42), recv(t, ctx, gotInt))
+	if props := recv(t, ctx, intProps); proto == client.MQTT5 && assert.NotNil(t, props) {
+		assert.Equal(t, "text/plain", props.ContentType)
+		assert.Equal(t, []client.UserProperty{{Key: "unit", Value: "s"}}, props.UserProperties)
+	} else if proto != client.MQTT5 {
+		assert.Nil(t, props)
+	}
 	assert.Equal(t, 3.25, recv(t, ctx, gotFloat))
 	assert.Equal(t, "ON", recv(t, ctx, gotStr))
 	assert.Equal(t, []byte{0, 1, 2, 0xff}, recv(t, ctx, gotRaw))
