@@ -320,7 +320,12 @@ func (c *Client) handshake(nc net.Conn, username, password string) (*packets.Con
 	}
 	connect := c.s.connectPacketFor(clientID, username, password)
 	c.s.log.Debug("sent", "packet", connect.String())
-	if _, err := connect.WriteTo(nc); err != nil {
+	// WriteTo encodes at 3.1.1; AppendVersion at the level configured.
+	b, err := connect.AppendVersion(make([]byte, 0, connect.SizeVersion(c.s.Protocol)), c.s.Protocol)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := nc.Write(b); err != nil {
 		return nil, err
 	}
 	c.stats.packetsOut.Add(1)

@@ -59,7 +59,8 @@ func (s *settings) settleIdentity() error {
 	if s.Protocol == 0 {
 		s.Protocol = MQTT311
 	}
-	if !s.Protocol.Valid() {
+	// Valid knows the 3.1.x levels only; ValidVersion(MQTT5) adds 5.0.
+	if !s.Protocol.ValidVersion(MQTT5) {
 		return fmt.Errorf("client: unsupported protocol level %d", s.Protocol)
 	}
 	if s.ClientID == "" {
