@@ -18,7 +18,7 @@ func Version() string {
 
 // PrintVersion prints the --version line.
 func PrintVersion(w io.Writer, tool Tool) {
-	fmt.Fprintf(w, "%s version %s (feedmq, MQTT 3.1.1 and 3.1), a drop-in for %s 2.0.\n", tool, Version(), tool.mosquittoName())
+	fmt.Fprintf(w, "%s version %s (feedmq, MQTT 5.0, 3.1.1 and 3.1), a drop-in for %s 2.0.\n", tool, Version(), tool.mosquittoName())
 }
 
 // PrintUsage prints the --help text, laid out as mosquitto's.
@@ -34,7 +34,7 @@ func PrintUsage(w io.Writer, tool Tool) {
 const pubUsage = `mqtt-pub is a simple mqtt client that will publish a message on a single topic and exit.
 It reconnects when the connection drops and resends QoS 1 and 2 messages until the broker
 acknowledges them.
-mqtt-pub version {version} (feedmq, MQTT 3.1.1 and 3.1).
+mqtt-pub version {version} (feedmq, MQTT 5.0, 3.1.1 and 3.1).
 
 Usage: mqtt-pub {[-h host] [--unix path] [-p port] [-u username] [-P password | --pw-file file] -t topic | -L URL}
                 {-f file | -l | -n | -m message | -s}
@@ -97,7 +97,7 @@ Usage: mqtt-pub {[-h host] [--unix path] [-p port] [-u username] [-P password | 
 
 const subUsage = `mqtt-sub is a simple mqtt client that will subscribe to a set of topics and print all messages it receives.
 It reconnects when the connection drops and subscribes again.
-mqtt-sub version {version} (feedmq, MQTT 3.1.1 and 3.1).
+mqtt-sub version {version} (feedmq, MQTT 5.0, 3.1.1 and 3.1).
 
 Usage: mqtt-sub {[-h host] [--unix path] [-p port] [-u username] [-P password | --pw-file file] -t topic | -L URL [-t topic]}
                 [-c] [-k keepalive] [-q qos]
