@@ -364,7 +364,7 @@ func TestPropertyErrors(t *testing.T) {
 		{[]string{"-D", "publish", "message-expiry-interval", "4294967296"}, "Error: Property value (4294967296) out of range for property message-expiry-interval.\n\n"},
 		{[]string{"-D", "subscribe", "subscription-identifier", "268435456"}, "Error adding property subscription-identifier 4\n"},
 		{[]string{"-D", "publish", "content-type", "\xff"}, "Error adding property content-type 6\n"},
-		// MQTT5-2.2.2-2: a property other than User Property at most once.
+		// MQTT 5.0 §2.2.2.2: a property other than User Property at most once.
 		{[]string{"-D", "publish", "content-type", "a", "-D", "publish", "content-type", "b"}, "Error in PUBLISH properties: Duplicate property in property list\n"},
 		{[]string{"-V", "5", "-x", "5", "-D", "connect", "session-expiry-interval", "5"}, "Error in CONNECT properties: Duplicate property in property list\n"},
 		{[]string{"-D", "connect", "receive-maximum", "x"}, "Error in CONNECT properties: A network protocol error occurred when communicating with the broker.\n"},

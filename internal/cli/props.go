@@ -285,7 +285,7 @@ func atol(s string) int64 {
 
 // checkProperties is mosquitto_property_check_all over each list, in the
 // order and with the messages of client_config_load: a property given
-// twice where MQTT 5.0 allows one (MQTT5-2.2.2-2), or a value the
+// twice where MQTT 5.0 allows one (MQTT 5.0 §2.2.2.2), or a value the
 // specification forbids (a zero Receive Maximum, Topic Alias or Maximum
 // Packet Size, a request flag above 1).
 func (l *PropertyList) checkProperties() error {
@@ -356,7 +356,7 @@ func (o *Options) apply5(cfg *client.Config) error {
 		switch p.ID {
 		case packets.PropPayloadFormatIndicator:
 			if p.Int > 1 {
-				return unsupportedProperty(CmdWill, p, "only 0 and 1 are valid (MQTT5-3.1.3-9 wants UTF-8 for 1)")
+				return unsupportedProperty(CmdWill, p, "only 0 and 1 are valid (MQTT 5.0 §3.1.3.2.3)")
 			}
 			wp.PayloadUTF8 = p.Int == 1
 		case packets.PropMessageExpiryInterval:
@@ -410,7 +410,7 @@ func (o *Options) PublishOptions() ([]client.PublishOption, error) {
 			case 1:
 				opts = append(opts, client.WithPayloadUTF8())
 			default:
-				return nil, unsupportedProperty(CmdPublish, p, "only 0 and 1 are valid (MQTT5-3.3.2-13)")
+				return nil, unsupportedProperty(CmdPublish, p, "only 0 and 1 are valid (MQTT 5.0 §3.3.2.3.2)")
 			}
 		case packets.PropMessageExpiryInterval:
 			opts = append(opts, client.WithMessageExpiry(time.Duration(p.Int)*time.Second))

@@ -80,7 +80,12 @@ Usage: mqtt-pub {[-h host] [--unix path] [-p port] [-u username] [-P password | 
  -t : mqtt topic to publish to.
  -u : provide a username
  -V : specify the version of the MQTT protocol to use when connecting.
-      Can be mqttv311 or mqttv31. Defaults to mqttv311.
+      Can be mqttv5, mqttv311 or mqttv31. Defaults to mqttv311.
+ -D : Define MQTT v5 properties: -D command property value, or
+      -D command user-property name value. Makes the client MQTT v5.
+ -x : Set the session-expiry-interval property on the CONNECT packet (MQTT v5).
+      0-4294967294 seconds, or -1, 4294967295 or ∞ for a session that does
+      not expire. Defaults to -1 with -c, 0 without.
  --help : display this message.
  --connect-retry : keep retrying the first connection instead of exiting when it fails.
  --nodelay : accepted for compatibility; Nagle's algorithm is always off.
@@ -144,7 +149,12 @@ Usage: mqtt-sub {[-h host] [--unix path] [-p port] [-u username] [-P password | 
  -U : unsubscribe from a topic. May be repeated.
  -v : print published messages verbosely.
  -V : specify the version of the MQTT protocol to use when connecting.
-      Can be mqttv311 or mqttv31. Defaults to mqttv311.
+      Can be mqttv5, mqttv311 or mqttv31. Defaults to mqttv311.
+ -D : Define MQTT v5 properties: -D command property value, or
+      -D command user-property name value. Makes the client MQTT v5.
+ -x : Set the session-expiry-interval property on the CONNECT packet (MQTT v5).
+      0-4294967294 seconds, or -1, 4294967295 or ∞ for a session that does
+      not expire. Defaults to -1 with -c, 0 without.
  -W : Specifies a timeout in seconds how long to process incoming MQTT messages.
  --help : display this message.
  --connect-retry : keep retrying the first connection instead of exiting when it fails.
