@@ -110,6 +110,12 @@ type MessageProperties struct {
 	// client that the message matched (MQTT5-3.3.4-3), in the broker's
 	// order.
 	SubscriptionIDs []uint32
+	// TopicAlias is the Topic Alias the PUBLISH carried, 0 if none. The
+	// topic is resolved before any handler runs; this is for display.
+	TopicAlias uint16
+	// HasPayloadFormat says the PUBLISH carried a Payload Format Indicator:
+	// 1 when PayloadUTF8 is set, 0 when not.
+	HasPayloadFormat bool
 }
 
 // ServerSettings are the limits and facts the broker stated in CONNACK
@@ -302,9 +308,13 @@ func messageProperties(ps *packets.Properties) *MessageProperties {
 	}
 	has := ps.Present.Has
 	mp := &MessageProperties{
-		PayloadUTF8:   has(packets.PropPayloadFormatIndicator) && ps.PayloadFormatIndicator == 1,
-		ContentType:   ps.ContentType,
-		ResponseTopic: ps.ResponseTopic,
+		PayloadUTF8:      has(packets.PropPayloadFormatIndicator) && ps.PayloadFormatIndicator == 1,
+		HasPayloadFormat: has(packets.PropPayloadFormatIndicator),
+		ContentType:      ps.ContentType,
+		ResponseTopic:    ps.ResponseTopic,
+	}
+	if has(packets.PropTopicAlias) {
+		mp.TopicAlias = ps.TopicAlias
 	}
 	if has(packets.PropMessageExpiryInterval) {
 		mp.Expiry = time.Duration(ps.MessageExpiryInterval) * time.Second
@@ -318,9 +328,9 @@ func messageProperties(ps *packets.Properties) *MessageProperties {
 	if len(ps.SubscriptionIdentifiers) > 0 {
 		mp.SubscriptionIDs = append([]uint32(nil), ps.SubscriptionIdentifiers...)
 	}
-	if !mp.PayloadUTF8 && mp.Expiry == 0 && mp.ContentType == "" && mp.ResponseTopic == "" &&
-		mp.CorrelationData == nil && mp.UserProperties == nil && mp.SubscriptionIDs == nil {
-		return nil // only a topic alias, resolved already
+	if !mp.HasPayloadFormat && mp.Expiry == 0 && mp.ContentType == "" && mp.ResponseTopic == "" &&
+		mp.CorrelationData == nil && mp.UserProperties == nil && mp.SubscriptionIDs == nil && mp.TopicAlias == 0 {
+		return nil
 	}
 	return mp
 }

@@ -1,5 +1,5 @@
 // Command mqtt-pub publishes MQTT messages. It is a drop-in replacement for
-// mosquitto_pub 2.0 with MQTT 3.1.1 and 3.1: the same options, defaults,
+// mosquitto_pub 2.0 with MQTT 5.0, 3.1.1 and 3.1: the same options, defaults,
 // messages and exit statuses, and the same per-user options file under its
 // own name ($XDG_CONFIG_HOME/mqtt-pub or ~/.config/mqtt-pub).
 //
@@ -14,7 +14,8 @@
 // lines published while the connection is down wait for it.
 //
 // Exit status: 0 when every message was delivered; the CONNACK return code
-// when the broker refuses the connection (5: not authorised); 27 when
+// when the broker refuses the connection (5: not authorised; at MQTT 5.0 the
+// reason code, 135); 27 when
 // --timeout ran out; 1 for everything else, usage errors, --help and
 // --version included, as mosquitto_pub.
 //

@@ -46,6 +46,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err != nil {
 		return cli.ReportParseError(cli.Pub, err, stdout, out.Errors)
 	}
+	opts, err := o.PublishOptions()
+	if err != nil {
+		return cli.ReportParseError(cli.Pub, err, stdout, out.Errors)
+	}
+	disc, err := o.DisconnectOptions()
+	if err != nil {
+		return cli.ReportParseError(cli.Pub, err, stdout, out.Errors)
+	}
 	// Lines published while the connection is down wait for it, whatever
 	// their QoS.
 	cfg.QueueQoS0 = true
@@ -73,15 +81,16 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return o.ReportConnectError(out.Errors, err)
 	}
 
-	p := &publisher{o: o, c: c, out: out}
+	p := &publisher{o: o, c: c, out: out, opts: opts}
 	if o.Mode == cli.ModeStdinLine {
 		p.lines(ctx, stdin)
 	} else {
 		p.repeat(ctx, payload)
 	}
 	if ctx.Err() == nil && c.Err() == nil {
-		// Every message has its outcome; this only sends DISCONNECT.
-		if err := c.Disconnect(ctx); err != nil {
+		// Every message has its outcome; this only sends DISCONNECT, with
+		// the properties of -D disconnect at 5.0.
+		if err := c.DisconnectWith(ctx, disc); err != nil {
 			p.fail(err)
 		}
 	}
@@ -128,23 +137,16 @@ func loadPayload(o *cli.Options, stdin io.Reader) ([]byte, error) {
 
 // publisher publishes and keeps the tally the exit status comes from.
 type publisher struct {
-	o   *cli.Options
-	c   *client.Client
-	out cli.Output
+	o    *cli.Options
+	c    *client.Client
+	out  cli.Output
+	opts []client.PublishOption // QoS, retain and -D publish properties
 
 	mu        sync.Mutex
 	pending   int   // accepted and not acknowledged when waiting stopped
 	lostQoS0  int   // QoS 0 messages that went down with a connection
 	abandoned bool  // the client stopped with messages in flight
 	failure   error // the first error that ends the run
-}
-
-func (p *publisher) options() []client.PublishOption {
-	opts := []client.PublishOption{client.WithQoS(client.QoS(p.o.QoS))}
-	if p.o.Retain {
-		opts = append(opts, client.WithRetain())
-	}
-	return opts
 }
 
 func (p *publisher) debug(payload []byte) {
@@ -168,7 +170,7 @@ func (p *publisher) repeat(ctx context.Context, payload []byte) {
 			}
 		}
 		p.debug(payload)
-		if !p.record(p.c.Publish(ctx, p.o.Topic, payload, p.options()...)) {
+		if !p.record(p.c.Publish(ctx, p.o.Topic, payload, p.opts...)) {
 			return
 		}
 	}
@@ -244,7 +246,7 @@ func (p *publisher) lines(ctx context.Context, stdin io.Reader) {
 			return
 		}
 		p.debug(l.data)
-		d, err := p.c.PublishAsync(p.o.Topic, l.data, p.options()...)
+		d, err := p.c.PublishAsync(p.o.Topic, l.data, p.opts...)
 		if err != nil {
 			p.record(err)
 			return

@@ -209,6 +209,13 @@ func TestRefusal(t *testing.T) {
 		{"password file", env, []string{"-u", "alice", "--pw-file", pwFile, "-d"}, 0},
 		{"environment", append(clitest.Env(t), "MQTT_PASSWORD=s3cret-pw"), []string{"-u", "alice", "-d"}, 0},
 		{"URL", env, []string{"-L", "mqtt://alice:s3cret-pw@" + b.Addr() + "/a", "-d"}, 0},
+		// MQTT5-3.2.2-7: a 5.0 refusal is a reason code, which is the exit
+		// status, with mosquitto_pub's words for it.
+		{"MQTT 5.0 anonymous", env, []string{"-V", "5"}, 135},
+		{"MQTT 5.0 wrong password", env, []string{"-V", "mqttv5", "-u", "alice", "-P", "wr0ng-pw"}, 135},
+		{"MQTT 5.0 quiet", env, []string{"-V", "5", "--quiet"}, 135},
+		{"MQTT 5.0 with properties", env, []string{"-u", "alice", "-P", "s3cret-pw", "-D", "publish", "content-type", "t",
+			"-D", "connect", "user-property", "a", "b", "-D", "disconnect", "session-expiry-interval", "0", "-q", "1"}, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := clitest.Run(t, mqttPub, tc.env, "", append(append([]string(nil), args...), tc.args...)...)

@@ -87,6 +87,43 @@ var usageCases = []struct {
 	{args: []string{"-t", "a", "-m", "x", "-i", ""}},
 	{args: []string{"-t", "a", "-f", "/nonexistent/file"}},
 	{args: []string{"-t", "a", "-s"}, stdin: ""},
+	// MQTT 5.0: -D, -x and -V 5 (cfg_parse_property, client_config_load).
+	{args: []string{"-t", "a", "-m", "x", "-D"}},
+	{args: []string{"-t", "a", "-m", "x", "-D", "connect", "receive-maximum"}},
+	{args: []string{"-t", "a", "-m", "x", "-D", "connect", "user-property", "k"}},
+	{args: []string{"-t", "a", "-m", "x", "-D", "foo", "bar", "1"}},
+	{args: []string{"-t", "a", "-m", "x", "-D", "connect", "bogus", "1"}},
+	{args: []string{"-t", "a", "-m", "x", "-D", "Publish", "Receive-Maximum", "5"}},
+	{args: []string{"-t", "a", "-m", "x", "-D", "connect", "content-type", "x"}},
+	{args: []string{"-t", "a", "-m", "x", "-D", "will", "topic-alias", "1"}},
+	{args: []string{"-t", "a", "-m", "x", "-D", "unsubscribe", "reason-string", "x"}},
+	{args: []string{"-t", "a", "-m", "x", "-D", "puback", "user-property", "a", "b"}},
+	{args: []string{"-t", "a", "-m", "x", "-D", "pubrel", "reason-string", "x"}},
+	{args: []string{"-t", "a", "-m", "x", "-D", "auth", "authentication-method", "x"}},
+	{args: []string{"-t", "a", "-m", "x", "-D", "connack", "assigned-client-identifier", "x"}},
+	{args: []string{"-t", "a", "-m", "x", "-D", "publish", "subscription-identifier", "1"}},
+	{args: []string{"-t", "a", "-m", "x", "-D", "subscribe", "subscription-identifier", "268435456"}},
+	{args: []string{"-t", "a", "-m", "x", "-D", "connect", "receive-maximum", "70000"}},
+	{args: []string{"-t", "a", "-m", "x", "-D", "connect", "receive-maximum", "-1"}},
+	{args: []string{"-t", "a", "-m", "x", "-D", "connect", "receive-maximum", "x"}}, // atol: 0, a protocol error (MQTT 5.0 §3.1.2.11.3)
+	{args: []string{"-t", "a", "-m", "x", "-D", "connect", "maximum-packet-size", "0"}},
+	{args: []string{"-t", "a", "-m", "x", "-D", "connect", "request-problem-information", "2"}},
+	{args: []string{"-t", "a", "-m", "x", "-D", "connect", "request-response-information", "2"}},
+	{args: []string{"-t", "a", "-m", "x", "-D", "publish", "topic-alias", "0"}}, // MQTT5-3.3.2-8
+	{args: []string{"-t", "a", "-m", "x", "-D", "publish", "payload-format-indicator", "256"}},
+	{args: []string{"-t", "a", "-m", "x", "-D", "publish", "message-expiry-interval", "4294967296"}},
+	{args: []string{"-t", "a", "-m", "x", "-D", "publish", "content-type", "\xff"}},
+	{args: []string{"-t", "a", "-m", "x", "-D", "publish", "user-property", "k\xff", "v"}},
+	{args: []string{"-t", "a", "-m", "x", "-D", "publish", "content-type", "a", "-D", "publish", "content-type", "b"}},
+	{args: []string{"-t", "a", "-m", "x", "-D", "will", "will-delay-interval", "1", "-D", "will", "will-delay-interval", "2"}},
+	{args: []string{"-t", "a", "-m", "x", "-D", "disconnect", "reason-string", "a", "-D", "disconnect", "reason-string", "b"}},
+	{args: []string{"-t", "a", "-m", "x", "-V", "5", "-x", "5", "-D", "connect", "session-expiry-interval", "5"}},
+	{args: []string{"-t", "a", "-m", "x", "-V", "5", "-c"}},
+	{args: []string{"-t", "a", "-m", "x", "-c", "-V", "mqttv5"}},
+	{args: []string{"-t", "a", "-m", "x", "-V", "5", "-x", "-1"}},
+	{args: []string{"-t", "a", "-m", "x", "-V", "5", "-x", "∞"}},
+	{args: []string{"-t", "a", "-m", "x", "-V", "5", "-c", "-x", "0"}},
+	{args: []string{"-t", "a", "-m", "x", "-V", "5", "-x", "-2"}},
 }
 
 // missingValue are options that take a value, given last without one.
@@ -132,7 +169,7 @@ func TestHelp(t *testing.T) {
 
 	got = runPub([]string{"--version"}, "")
 	assert.Equal(t, 1, got.Code)
-	assert.Regexp(t, `^mqtt-pub version \S+ \(feedmq, MQTT 3.1.1 and 3.1\)`, got.Stdout)
+	assert.Regexp(t, `^mqtt-pub version \S+ \(feedmq, MQTT 5.0, 3.1.1 and 3.1\)`, got.Stdout)
 }
 
 // TestUsageDeviations checks the errors mqtt-pub reports where mosquitto_pub
@@ -142,10 +179,16 @@ func TestUsageDeviations(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"-t", "a", "-m", "x", "-V", "5"}, "Error: MQTT 5 is not supported yet; use -V 311 (the default) or -V 31.\n\nUse 'mqtt-pub --help' to see usage.\n"},
 		{[]string{"-t", "", "-m", "x"}, "Error: Invalid publish topic '', does it contain '+' or '#'?\n\nUse 'mqtt-pub --help' to see usage.\n"},
 		{[]string{"-t", "a", "-m", "x", "-p", "abc"}, "Error: Invalid port given: 0\n\nUse 'mqtt-pub --help' to see usage.\n"},
-		{[]string{"-t", "a", "-m", "x", "-D", "connect", "user-property", "a", "b"}, "Error: MQTT 5 properties (-D, --property) are not supported yet: feedmq speaks MQTT 3.1.1 and 3.1.\n\nUse 'mqtt-pub --help' to see usage.\n"},
+		// mosquitto_pub: "Unable to connect (This feature is not supported.)."
+		// for CONNECT properties at 3.1.1, nothing or a hang for others.
+		{[]string{"-t", "a", "-m", "x", "-D", "publish", "content-type", "x", "-V", "311"}, "Unable to connect (This feature is not supported.).\n"},
+		// Features of mosquitto's -D the client lacks are refused by name.
+		{[]string{"-t", "a", "-m", "x", "-D", "connect", "authentication-method", "x"}, "Error: -D connect authentication-method is not supported: feedmq has no MQTT 5.0 enhanced authentication (AUTH).\n"},
+		{[]string{"-t", "a", "-m", "x", "-D", "publish", "payload-format-indicator", "2"}, "Error: -D publish payload-format-indicator is not supported: only 0 and 1 are valid (MQTT 5.0 §3.3.2.3.2).\n"},
+		{[]string{"-t", "a", "-m", "x", "-D", "disconnect", "server-reference", "x"}, "Error: -D disconnect server-reference is not supported: a client's DISCONNECT carries no Server Reference (MQTT 5.0 §3.14.2.2.5).\n"},
+		{[]string{"-t", "a", "-m", "x", "-V", "5", "-c", "-x", "0", "-i", "me"}, "Error: -c with a session expiry interval of 0 is not supported: feedmq keeps a persistent session until it expires.\n"},
 		{[]string{"-t", "a", "-m", "x", "--cafile", filepath.Join(t.TempDir(), "none.pem")}, "Error: Problem setting TLS options: CA file: open "},
 		{[]string{"-t", "a", "-m", "x", "-V", "31", "-i", "012345678901234567890123"}, "Error: MQTT 3.1 limits the ClientID to 23 characters\n"},
 	} {

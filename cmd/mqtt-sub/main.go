@@ -1,5 +1,5 @@
 // Command mqtt-sub subscribes to MQTT topics and prints the messages. It is a
-// drop-in replacement for mosquitto_sub 2.0 with MQTT 3.1.1 and 3.1: the same
+// drop-in replacement for mosquitto_sub 2.0 with MQTT 5.0, 3.1.1 and 3.1: the same
 // options, defaults, output formats (-v, -N, -F with its %, @ and \ fields),
 // messages and exit statuses, and the same per-user options file under its
 // own name ($XDG_CONFIG_HOME/mqtt-sub or ~/.config/mqtt-sub).

@@ -42,6 +42,18 @@ func run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 	if err != nil {
 		return cli.ReportParseError(cli.Sub, err, stdout, out.Errors)
 	}
+	subOpts, err := o.SubscribeOptions()
+	if err != nil {
+		return cli.ReportParseError(cli.Sub, err, stdout, out.Errors)
+	}
+	disc, err := o.DisconnectOptions()
+	if err != nil {
+		return cli.ReportParseError(cli.Sub, err, stdout, out.Errors)
+	}
+	if len(o.Properties[cli.CmdUnsubscribe]) > 0 && len(o.Unsubscribe) > 0 {
+		// The client's Unsubscribe sends no properties.
+		return cli.ReportParseError(cli.Sub, &cli.UsageError{Msg: "Error: -D unsubscribe user-property is not supported: the client sends UNSUBSCRIBE without properties.\n"}, stdout, out.Errors)
+	}
 	c, err := client.New(cfg)
 	if err != nil {
 		fmt.Fprintf(out.Errors, "Error: %s\n", strings.TrimPrefix(err.Error(), "client: "))
@@ -63,11 +75,12 @@ func run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 		defer t.Stop()
 	}
 	s := &subscriber{
-		o:      o,
-		c:      c,
-		out:    out,
-		stdout: stdout,
-		stop:   stop,
+		o:       o,
+		c:       c,
+		subOpts: subOpts,
+		out:     out,
+		stdout:  stdout,
+		stop:    stop,
 		printer: cli.Printer{
 			Format:       o.Format,
 			Verbose:      o.Verbose,
@@ -95,7 +108,7 @@ func run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 	}
 	dctx, cancel := context.WithTimeout(context.Background(), disconnectTimeout)
 	defer cancel()
-	c.Disconnect(dctx)
+	c.DisconnectWith(dctx, disc)
 	if context.Cause(runCtx) == errTimedOut {
 		io.WriteString(out.Errors, "Timed out\n")
 		return cli.ExitTimeout
@@ -112,6 +125,7 @@ type subscriber struct {
 	stdout  io.Writer
 	printer cli.Printer
 	stop    context.CancelCauseFunc
+	subOpts []client.SubscribeOption // --retain-as-published, -D subscribe
 
 	// Owned by the one handler goroutine of the subscription.
 	count int  // messages counted towards -C
@@ -129,7 +143,7 @@ func (s *subscriber) subscribe(ctx context.Context) error {
 	for i, f := range s.o.Topics {
 		filters[i] = client.TopicFilter{Filter: f, QoS: client.QoS(s.o.QoS)}
 	}
-	granted, err := s.c.SubscribeMany(ctx, filters, s.handle)
+	granted, err := s.c.SubscribeMany(ctx, filters, s.handle, s.subOpts...)
 	var refused *client.SubscribeError
 	switch {
 	case errors.As(err, &refused):
@@ -187,7 +201,7 @@ func (s *subscriber) handle(m *client.Message) {
 	}
 	// %m is the packet identifier the broker chose, 0 at QoS 0, as in
 	// mosquitto_sub.
-	msg := cli.Message{Topic: m.Topic, Payload: m.Payload, QoS: int(m.QoS), Retained: m.Retained, MID: int(m.PacketID)}
+	msg := cli.Message{Topic: m.Topic, Payload: m.Payload, QoS: int(m.QoS), Retained: m.Retained, MID: int(m.PacketID), Props: m.Properties}
 	s.printer.Print(s.stdout, &msg, time.Now())
 	if o.Count > 0 {
 		if s.count++; s.count == o.Count {

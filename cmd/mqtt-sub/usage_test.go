@@ -98,5 +98,5 @@ func TestHelp(t *testing.T) {
 	}
 	got = runSub("--version")
 	assert.Equal(t, 1, got.Code)
-	assert.Regexp(t, `^mqtt-sub version \S+ \(feedmq, MQTT 3.1.1 and 3.1\)`, got.Stdout)
+	assert.Regexp(t, `^mqtt-sub version \S+ \(feedmq, MQTT 5.0, 3.1.1 and 3.1\)`, got.Stdout)
 }

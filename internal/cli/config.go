@@ -112,7 +112,10 @@ func (o *Options) ClientConfig(out Output) (client.Config, error) {
 		return client.Config{}, &UsageError{Msg: fmt.Sprintf(format, args...)}
 	}
 	id := o.clientID()
-	if (o.hasClientID && id == "") || !utf8.ValidString(id) {
+	// At 5.0 a session kept with -c -x 0 needs an identifier too, which
+	// mosquitto finds only here.
+	noID := id == "" && (o.hasClientID || (o.Protocol == client.MQTT5 && !o.CleanSession))
+	if noID || !utf8.ValidString(id) {
 		if o.Tool == Sub {
 			return fail("Error: Invalid id and/or clean_session.\n")
 		}
@@ -144,6 +147,18 @@ func (o *Options) ClientConfig(out Output) (client.Config, error) {
 			QoS:     client.QoS(o.WillQoS),
 			Retain:  o.WillRetain,
 		}
+	}
+	if o.Protocol == client.MQTT5 {
+		if err := o.apply5(&cfg); err != nil {
+			return client.Config{}, err
+		}
+		if _, ok := o.Properties.Get(CmdPublish, packets.PropTopicAlias); ok {
+			cfg.MQTT5.TopicAliases = true
+		}
+	} else if !o.Properties.Empty() {
+		// mosquitto fails to connect with CONNECT or will properties at
+		// 3.1.x, and ignores or hangs on the others; all fail here alike.
+		return fail("Unable to connect (This feature is not supported.).\n")
 	}
 	cfg.Transport.Proxy = dial.ProxyDirect // mosquitto ignores ALL_PROXY
 	if o.Proxy != "" {

@@ -4,7 +4,7 @@
 // output formats of mqtt-sub.
 //
 // Both tools are drop-in replacements for mosquitto_pub and mosquitto_sub
-// 2.0 speaking MQTT 3.1.1 and 3.1, so this package follows mosquitto's
+// 2.0 speaking MQTT 5.0, 3.1.1 and 3.1, so this package follows mosquitto's
 // client_shared.c closely: the same option names, defaults and checks, in
 // the same order, with the same messages and exit statuses (1 for usage
 // errors, --help and --version included; the CONNACK return code for a
@@ -29,9 +29,17 @@
 //
 // On purpose, each also noted where it is made:
 //
-//   - MQTT 5 is refused with a message: -V 5 and -D. The MQTT 5 only -x and
-//     --retain-as-published are accepted and have no effect, as in
-//     mosquitto with MQTT 3.1.1.
+//   - MQTT 5.0 (-V 5, -D, -x, --retain-as-published): what the client
+//     cannot send is refused by name (props.go): -D connect
+//     authentication-method and -data (no AUTH), -D subscribe
+//     subscription-identifier, -D unsubscribe user-property, -D disconnect
+//     server-reference, a Payload Format Indicator above 1, and -c with
+//     -x 0. A Payload Format Indicator of 0 is left out, a Topic Alias
+//     turns on the client's own aliases, -D properties with a later -V 311
+//     fail as mosquitto fails for CONNECT properties, and -x -1 without -c
+//     sends 4294967294. A 5.0 refusal exits with its reason code.
+//     -x and --retain-as-published have no effect at 3.1.1, as in
+//     mosquitto.
 //   - TLS-PSK and OpenSSL engines are refused with a message; --ciphers
 //     takes cipher names only (see CipherSuites); --tls-version tlsv1.1 is
 //     refused; TLS errors say why, after mosquitto's words.

@@ -91,6 +91,84 @@ func connackText(code packets.ConnackCode) string {
 	return "Connection Refused: unknown reason."
 }
 
+// reasonText is mosquitto_reason_string: how mosquitto's tools name an
+// MQTT 5.0 reason code of 0x80 or above.
+func reasonText(c packets.ReasonCode) string {
+	switch c {
+	case 0x80:
+		return "Unspecified error"
+	case 0x81:
+		return "Malformed Packet"
+	case 0x82:
+		return "Protocol Error"
+	case 0x83:
+		return "Implementation specific error"
+	case 0x84:
+		return "Unsupported Protocol Version"
+	case 0x85:
+		return "Client Identifier not valid"
+	case 0x86:
+		return "Bad User Name or Password"
+	case 0x87:
+		return "Not authorized"
+	case 0x88:
+		return "Server unavailable"
+	case 0x89:
+		return "Server busy"
+	case 0x8A:
+		return "Banned"
+	case 0x8B:
+		return "Server shutting down"
+	case 0x8C:
+		return "Bad authentication method"
+	case 0x8D:
+		return "Keep Alive timeout"
+	case 0x8E:
+		return "Session taken over"
+	case 0x8F:
+		return "Topic Filter invalid"
+	case 0x90:
+		return "Topic Name invalid"
+	case 0x91:
+		return "Packet Identifier in use"
+	case 0x92:
+		return "Packet Identifier not found"
+	case 0x93:
+		return "Receive Maximum exceeded"
+	case 0x94:
+		return "Topic Alias invalid"
+	case 0x95:
+		return "Packet too large"
+	case 0x96:
+		return "Message rate too high"
+	case 0x97:
+		return "Quota exceeded"
+	case 0x98:
+		return "Administrative action"
+	case 0x99:
+		return "Payload format invalid"
+	case 0x9A:
+		return "Retain not supported"
+	case 0x9B:
+		return "QoS not supported"
+	case 0x9C:
+		return "Use another server"
+	case 0x9D:
+		return "Server moved"
+	case 0x9E:
+		return "Shared Subscriptions not supported"
+	case 0x9F:
+		return "Connection rate exceeded"
+	case 0xA0:
+		return "Maximum connect time"
+	case 0xA1:
+		return "Subscription identifiers not supported"
+	case 0xA2:
+		return "Wildcard Subscriptions not supported"
+	}
+	return "Unknown reason"
+}
+
 // ReportConnectError prints why the connection failed, in mosquitto's words
 // where it has them, and returns the exit status: the CONNACK return code for
 // a refusal, 8 (MOSQ_ERR_TLS) for a TLS failure, 1 otherwise. The error of a
@@ -99,6 +177,20 @@ func connackText(code packets.ConnackCode) string {
 // stream, already silenced by --quiet.
 func (o *Options) ReportConnectError(stderr io.Writer, err error) int {
 	var refused *client.ConnectError
+	if errors.As(err, &refused) && refused.Reason != nil {
+		// MQTT 5.0: mosquitto's reason string, and the reason code as the
+		// exit status; mosquitto_pub's loop then ends with a protocol error.
+		code := refused.Reason.Code
+		if code == packets.ReasonUnsupportedProtocolVersion {
+			fmt.Fprintf(stderr, "Connection error: %s. Try connecting to an MQTT v5 broker, or use MQTT v3.x mode.\n", reasonText(code))
+		} else {
+			fmt.Fprintf(stderr, "Connection error: %s\n", reasonText(code))
+		}
+		if o.Tool == Pub {
+			io.WriteString(stderr, "Error: A network protocol error occurred when communicating with the broker.\n")
+		}
+		return int(code)
+	}
 	if errors.As(err, &refused) {
 		fmt.Fprintf(stderr, "Connection error: %s\n", connackText(refused.Code))
 		if o.Tool == Pub {

@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"time"
+
+	"github.com/feedmq/feedmq/client"
 )
 
 // Message is what mqtt-sub prints of a received message.
@@ -16,6 +18,9 @@ type Message struct {
 	Retained bool
 	// MID is the packet identifier, which %m and the "mid" of %j print.
 	MID int
+	// Props are the MQTT 5.0 properties (%A %C %D %E %F %P %R %S and the
+	// "properties" of %j); nil for none, and always at 3.1.x.
+	Props *client.MessageProperties
 }
 
 // Printer prints messages as mosquitto_sub does (print_message in
@@ -76,8 +81,8 @@ func (p *Printer) Append(b []byte, m *Message, now time.Time) []byte {
 
 // CheckFormat validates an -F format as mosquitto's check_format does,
 // with the same messages. It accepts the MQTT 5 fields (%A %C %D %E %F %P
-// %R %S), which print nothing or blanks for MQTT 3.1.1 messages, as they do
-// in mosquitto_sub connected with MQTT 3.1.1.
+// %R %S), which print nothing or blanks for a message without the
+// property, and so for every MQTT 3.1.1 message, as in mosquitto_sub.
 func CheckFormat(s string) error {
 	incomplete := func() error { return usageErr("Error: Incomplete format specifier.\n") }
 	n := len(s)
@@ -225,12 +230,35 @@ func (p *Printer) appendField(b []byte, m *Message, now time.Time, c, align, pad
 	case '%':
 		b = append(b, '%')
 	case 'A', 'E', 'F', 'S':
-		// MQTT 5 integer properties, absent from MQTT 3.1.1 messages.
-		b = appendRepeat(b, pad, width)
+		// MQTT 5.0 integers; blanks of the pad character when absent.
+		if v, ok := intProperty(m.Props, c); ok {
+			b = appendInt(b, v, align, pad, width)
+		} else {
+			b = appendRepeat(b, pad, width)
+		}
 	case 'C':
-		b = appendRepeat(b, ' ', width)
-	case 'D', 'P', 'R':
-		// MQTT 5 properties printed without padding when absent.
+		if m.Props != nil && m.Props.ContentType != "" {
+			b = appendStr(b, m.Props.ContentType, align, width, prec)
+		} else {
+			b = appendRepeat(b, ' ', width)
+		}
+	case 'D':
+		if m.Props != nil {
+			b = append(b, m.Props.CorrelationData...)
+		}
+	case 'P':
+		if m.Props != nil {
+			for i, u := range m.Props.UserProperties {
+				if i > 0 {
+					b = append(b, ' ')
+				}
+				b = append(append(append(b, u.Key...), ':'), u.Value...)
+			}
+		}
+	case 'R':
+		if m.Props != nil && m.Props.ResponseTopic != "" {
+			b = appendStr(b, m.Props.ResponseTopic, align, width, prec)
+		}
 	case 'I':
 		b = appendStr(b, now.Format("2006-01-02T15:04:05-0700"), align, width, prec)
 	case 'j', 'J':
@@ -267,6 +295,28 @@ func (p *Printer) appendField(b []byte, m *Message, now time.Time, c, align, pad
 		b = appendPayload(b, m.Payload, 2, align, pad, width)
 	}
 	return b
+}
+
+// intProperty returns the integer property a field prints (%A Topic
+// Alias, %E Message Expiry Interval, %F Payload Format Indicator, %S the
+// first Subscription Identifier), if the message has it.
+func intProperty(ps *client.MessageProperties, c byte) (int, bool) {
+	if ps == nil {
+		return 0, false
+	}
+	switch c {
+	case 'A':
+		return int(ps.TopicAlias), ps.TopicAlias != 0
+	case 'E':
+		return int(ps.Expiry / time.Second), ps.Expiry != 0
+	case 'F':
+		return boolInt(ps.PayloadUTF8), ps.HasPayloadFormat
+	case 'S':
+		if len(ps.SubscriptionIDs) > 0 {
+			return int(ps.SubscriptionIDs[0]), true
+		}
+	}
+	return 0, false
 }
 
 func appendRepeat(b []byte, c byte, n int) []byte {
@@ -364,6 +414,9 @@ func appendMessageJSON(b []byte, m *Message, now time.Time, escaped, pretty bool
 	if m.QoS > 0 {
 		root.kids = append(root.kids, jsonValue{key: "mid", kind: jsonNumber, num: float64(m.MID)})
 	}
+	if m.Props != nil {
+		root.kids = append(root.kids, propertiesJSON(m.Props))
+	}
 	payload := jsonValue{key: "payload", kind: jsonNull}
 	if len(m.Payload) > 0 {
 		if escaped {
@@ -386,4 +439,50 @@ func boolInt(v bool) int {
 		return 1
 	}
 	return 0
+}
+
+// propertiesJSON is the "properties" object mosquitto_sub 2.0 adds to %j
+// and %J at MQTT 5.0. mosquitto lists the properties in the order they
+// came; the client keeps no order, so they come in the order a mosquitto
+// broker forwards what a publisher sent in identifier order (as mqtt-pub
+// and the client do): the Message Expiry Interval, which the broker counts
+// down, moves to the end. User Properties are one object, a name that
+// repeats repeated in it, as cJSON builds it.
+func propertiesJSON(ps *client.MessageProperties) jsonValue {
+	obj := jsonValue{key: "properties", kind: jsonObject}
+	num := func(key string, v int) {
+		obj.kids = append(obj.kids, jsonValue{key: key, kind: jsonNumber, num: float64(v)})
+	}
+	str := func(key, v string) {
+		obj.kids = append(obj.kids, jsonValue{key: key, kind: jsonString, str: v})
+	}
+	if ps.HasPayloadFormat {
+		num("payload-format-indicator", boolInt(ps.PayloadUTF8))
+	}
+	if ps.ContentType != "" {
+		str("content-type", ps.ContentType)
+	}
+	if ps.ResponseTopic != "" {
+		str("response-topic", ps.ResponseTopic)
+	}
+	if ps.CorrelationData != nil {
+		str("correlation-data", string(ps.CorrelationData))
+	}
+	if ps.TopicAlias != 0 {
+		num("topic-alias", int(ps.TopicAlias))
+	}
+	if len(ps.UserProperties) > 0 {
+		users := jsonValue{key: "user-properties", kind: jsonObject}
+		for _, u := range ps.UserProperties {
+			users.kids = append(users.kids, jsonValue{key: u.Key, kind: jsonString, str: u.Value})
+		}
+		obj.kids = append(obj.kids, users)
+	}
+	if ps.Expiry != 0 {
+		num("message-expiry-interval", int(ps.Expiry/time.Second))
+	}
+	for _, id := range ps.SubscriptionIDs {
+		num("subscription-identifier", int(id))
+	}
+	return obj
 }

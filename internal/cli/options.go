@@ -63,17 +63,21 @@ type Options struct {
 	Tool Tool
 
 	// The broker and how to reach it.
-	Host          string // -h; DefaultHost unless given
-	Port          int    // -p; 0 means 1883, or 8883 with --cafile or --capath
-	UnixSocket    string // --unix
-	WebSockets    bool   // -L ws:// or wss://
-	BindAddress   string // -A
-	Proxy         string // --proxy socks5h://...
-	KeepAlive     int    // -k, in seconds
-	MaxInflight   int    // -M
-	Protocol      packets.ProtocolLevel
-	ConnectRetry  bool // --connect-retry: retry the first connection too
+	Host         string // -h; DefaultHost unless given
+	Port         int    // -p; 0 means 1883, or 8883 with --cafile or --capath
+	UnixSocket   string // --unix
+	WebSockets   bool   // -L ws:// or wss://
+	BindAddress  string // -A
+	Proxy        string // --proxy socks5h://...
+	KeepAlive    int    // -k, in seconds
+	MaxInflight  int    // -M
+	Protocol     packets.ProtocolLevel
+	ConnectRetry bool // --connect-retry: retry the first connection too
+	// SessionExpiry is -x in seconds (math.MaxUint32: never), MQTT 5.0
+	// only; with -c and no -x, never.
 	SessionExpiry int64
+	// Properties are the MQTT 5.0 properties of -D, per packet.
+	Properties PropertyList
 
 	// Identity and session.
 	ClientID     string // -i
@@ -121,6 +125,7 @@ type Options struct {
 	RetainedOnly       bool // --retained-only
 	RemoveRetained     bool // --remove-retained
 	RandomFilter       int  // --random-filter, in 1/100 %
+	RetainAsPublished  bool // --retain-as-published (MQTT 5.0)
 	Format             string
 	Pretty             bool
 	// MaxPacketSize is the largest Remaining Length accepted from the
@@ -133,6 +138,9 @@ type Options struct {
 	hasWillPayload bool
 	hasPassword    bool
 	hasClientID    bool
+	// sessionExpirySet tells -x (or -c at MQTT 5.0) from no session
+	// expiry given.
+	sessionExpirySet bool
 }
 
 // defaults returns the options before anything was read, as mosquitto's

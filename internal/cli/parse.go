@@ -130,6 +130,17 @@ func (p *parser) parse(args []string) error {
 				return err
 			}
 		}
+		if opt.takeArgs != nil {
+			if inline {
+				return usageErr("Error: Unknown option '%s'.\n", arg)
+			}
+			n, err := opt.takeArgs(p.o, args[i+1:])
+			if err != nil {
+				return err
+			}
+			i += n
+			continue
+		}
 		if opt.missing == "" {
 			if inline {
 				return usageErr("Error: Unknown option '%s'.\n", arg)
@@ -181,7 +192,21 @@ func (p *parser) finish(getenv func(string) string) error {
 	if o.KeyForm != "" && o.KeyFile == "" {
 		return usageErr("Error: If keyform is set, keyfile must be also specified.\n")
 	}
-	if !o.CleanSession && (o.IDPrefix != "" || !o.hasClientID) {
+	if o.Protocol == client.MQTT5 {
+		if !o.CleanSession && !o.sessionExpirySet {
+			// -c alone keeps the session for ever.
+			o.SessionExpiry, o.sessionExpirySet = math.MaxUint32, true
+		}
+		if o.SessionExpiry > 0 {
+			if o.SessionExpiry == math.MaxUint32 && (o.IDPrefix != "" || !o.hasClientID) {
+				return usageErr("Error: You must provide a client id if you are using an infinite session expiry interval.\n")
+			}
+			// mosquitto adds -x to the CONNECT properties, so that -D
+			// connect session-expiry-interval as well is a duplicate.
+			o.Properties[CmdConnect] = append(o.Properties[CmdConnect], Property{
+				Name: "session-expiry-interval", ID: packets.PropSessionExpiryInterval, Int: uint32(o.SessionExpiry), typ: typeInt32})
+		}
+	} else if !o.CleanSession && (o.IDPrefix != "" || !o.hasClientID) {
 		return usageErr("Error: You must provide a client id if you are using the -c option.\n")
 	}
 	if o.Tool == Sub && len(o.Topics) == 0 {
@@ -189,6 +214,9 @@ func (p *parser) finish(getenv func(string) string) error {
 	}
 	if o.Host == "" {
 		o.Host = DefaultHost
+	}
+	if err := o.Properties.checkProperties(); err != nil {
+		return err
 	}
 	if o.Tool == Sub && o.NoRetained && o.RetainedOnly {
 		return &UsageError{Msg: "\nError: Combining '-R' and '--retained-only' makes no sense.\n"}
@@ -246,6 +274,10 @@ type option struct {
 	// reports even when the value is missing.
 	check func(o *Options) error
 	set   func(o *Options, v string) error
+	// takeArgs, when set, reads the option's values itself from the
+	// arguments that follow and returns how many it took (-D takes three
+	// or four).
+	takeArgs func(o *Options, rest []string) (int, error)
 }
 
 // optionValue adapts an option to flag.Value.
@@ -315,7 +347,7 @@ var optionTable = []*option{
 	{names: []string{"d", "debug"}, tools: forBoth, usage: "debug output",
 		set: func(o *Options, _ string) error { o.Debug = true; return nil }},
 	{names: []string{"D", "property"}, tools: forBoth, usage: "MQTT 5 property",
-		set: unsupported("MQTT 5 properties (-D, --property) are not supported yet: feedmq speaks MQTT 3.1.1 and 3.1.")},
+		missing: "Error: --property argument given but not enough arguments specified.\n\n", takeArgs: parseProperty},
 	{names: []string{"E"}, tools: forSub, usage: "exit after subscribing",
 		set: func(o *Options, _ string) error { o.ExitAfterSubscribe = true; return nil }},
 	{names: []string{"f", "file"}, tools: forPub, usage: "message file",
@@ -499,8 +531,8 @@ var optionTable = []*option{
 			o.RepeatDelay = time.Duration(f * float64(time.Second))
 			return nil
 		}},
-	{names: []string{"retain-as-published"}, tools: forSub, usage: "MQTT 5 only; ignored",
-		set: func(*Options, string) error { return nil }},
+	{names: []string{"retain-as-published"}, tools: forSub, usage: "keep the publisher's retain flag (MQTT 5)",
+		set: func(o *Options, _ string) error { o.RetainAsPublished = true; return nil }},
 	{names: []string{"retained-only"}, tools: forSub, usage: "only retained messages",
 		set: func(o *Options, _ string) error { o.RetainedOnly = true; return nil }},
 	{names: []string{"s", "stdin-file"}, tools: forPub, usage: "all of stdin as the message",
@@ -565,7 +597,7 @@ var optionTable = []*option{
 			case "mqttv311", "311":
 				o.Protocol = client.MQTT311
 			case "mqttv5", "5":
-				return usageErr("Error: MQTT 5 is not supported yet; use -V 311 (the default) or -V 31.\n")
+				o.Protocol = client.MQTT5
 			default:
 				return usageErr("Error: Invalid protocol version argument given.\n\n")
 			}
@@ -610,7 +642,7 @@ var optionTable = []*option{
 			o.WillTopic = v
 			return nil
 		}},
-	{names: []string{"x"}, tools: forBoth, usage: "MQTT 5 session expiry; ignored",
+	{names: []string{"x"}, tools: forBoth, usage: "MQTT 5 session expiry interval",
 		missing: missingArg("-x argument given but no session expiry interval"),
 		set:     parseSessionExpiry},
 }
@@ -738,11 +770,13 @@ func redactUserinfo(s string) string {
 	return s
 }
 
-// parseSessionExpiry validates -x as mosquitto does. The interval is an MQTT
-// 5 property, so with MQTT 3.1.1 it has no effect, in mosquitto as here.
+// parseSessionExpiry validates -x as mosquitto does: seconds, or -1,
+// 4294967295 or ∞ for a session that never expires. The interval is an
+// MQTT 5.0 property, so with MQTT 3.1.1 it has no effect, in mosquitto as
+// here.
 func parseSessionExpiry(o *Options, v string) error {
 	if v == "∞" {
-		o.SessionExpiry = math.MaxUint32
+		o.SessionExpiry, o.sessionExpirySet = math.MaxUint32, true
 		return nil
 	}
 	n, err := strconv.ParseInt(strings.TrimSpace(v), 0, 64)
@@ -755,7 +789,7 @@ func parseSessionExpiry(o *Options, v string) error {
 	if n == -1 {
 		n = math.MaxUint32
 	}
-	o.SessionExpiry = n
+	o.SessionExpiry, o.sessionExpirySet = n, true
 	return nil
 }
 

@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -173,9 +175,6 @@ func TestParseErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{Pub, []string{"-V", "5"}, "Error: MQTT 5 is not supported yet; use -V 311 (the default) or -V 31.\n"},
-		{Sub, []string{"-V", "mqttv5"}, "Error: MQTT 5 is not supported yet; use -V 311 (the default) or -V 31.\n"},
-		{Pub, []string{"-D", "connect", "x", "y"}, "Error: MQTT 5 properties (-D, --property) are not supported yet: feedmq speaks MQTT 3.1.1 and 3.1.\n"},
 		{Pub, []string{"--psk", "00"}, "Error: " + pskUnsupported + "\n"},
 		{Sub, []string{"--tls-engine", "tpm"}, "Error: " + engineUnsupported + "\n"},
 		{Pub, []string{"-t", ""}, "Error: Invalid publish topic '', does it contain '+' or '#'?\n"},
@@ -291,5 +290,97 @@ func TestAtoiAtof(t *testing.T) {
 	}
 	for s, want := range map[string]float64{"": 0, "x": 0, "0.5": 0.5, ".5s": 0.5, "1e2x": 100, "1e": 1, "-2.": -2, "+.": 0} {
 		assert.Equal(t, want, atof(s), "atof(%q)", s)
+	}
+}
+
+// TestParseProperties checks what -D, -V 5 and -x leave in Options; their
+// error messages are compared with mosquitto's in the cmd packages.
+func TestParseProperties(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		check func(t *testing.T, o *Options)
+	}{
+		{"-D makes MQTT 5.0", []string{"-V", "311", "-D", "CONNECT", "Receive-Maximum", "1x"}, func(t *testing.T, o *Options) {
+			assert.Equal(t, client.MQTT5, o.Protocol)
+			p, ok := o.Properties.Get(CmdConnect, packets.PropReceiveMaximum)
+			require.True(t, ok)
+			assert.Equal(t, uint32(1), p.Int, "atol reads the leading digits")
+		}},
+		{"a later -V wins", []string{"-D", "publish", "content-type", "x", "-V", "311"}, func(t *testing.T, o *Options) {
+			assert.Equal(t, client.MQTT311, o.Protocol)
+			assert.False(t, o.Properties.Empty())
+		}},
+		{"user properties keep their order", []string{"-D", "publish", "user-property", "k", "1", "-D", "publish", "user-property", "k", "2"},
+			func(t *testing.T, o *Options) {
+				ps := o.Properties[CmdPublish]
+				require.Len(t, ps, 2)
+				assert.Equal(t, [2]string{"k", "1"}, [2]string{ps[0].Key, ps[0].Str})
+				assert.Equal(t, [2]string{"k", "2"}, [2]string{ps[1].Key, ps[1].Str})
+			}},
+		{"-c at 5.0 never expires", []string{"-V", "5", "-c", "-i", "x"}, func(t *testing.T, o *Options) {
+			assert.Equal(t, int64(math.MaxUint32), o.SessionExpiry)
+			p, ok := o.Properties.Get(CmdConnect, packets.PropSessionExpiryInterval)
+			require.True(t, ok)
+			assert.Equal(t, uint32(math.MaxUint32), p.Int)
+		}},
+		{"-x at 3.1.1 is ignored", []string{"-x", "60"}, func(t *testing.T, o *Options) {
+			assert.Equal(t, client.MQTT311, o.Protocol)
+			assert.True(t, o.Properties.Empty())
+		}},
+		{"-x ∞", []string{"-V", "mqttv5", "-x", "∞", "-i", "x"}, func(t *testing.T, o *Options) {
+			assert.Equal(t, int64(math.MaxUint32), o.SessionExpiry)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o, err := Parse(Pub, append([]string{"-t", "a", "-n"}, tc.args...), noEnv)
+			require.NoError(t, err)
+			tc.check(t, o)
+		})
+	}
+}
+
+// TestPropertyErrors checks the -D errors that do not need a broker against
+// mosquitto's texts (cfg_parse_property and mosquitto_property_check_all in
+// mosquitto 2.0.11), byte for byte.
+func TestPropertyErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-D", "connect", "receive-maximum"}, "Error: --property argument given but not enough arguments specified.\n\n"},
+		{[]string{"-D", "connect", "user-property", "k"}, "Error: --property argument given but not enough arguments specified.\n\n"},
+		{[]string{"-D", "foo", "bar", "1"}, "Error: Invalid command given in --property argument.\n\n"},
+		{[]string{"-D", "connect", "bogus", "1"}, "Error: Invalid property name given in --property argument.\n\n"},
+		{[]string{"-D", "publish", "receive-maximum", "5"}, "Error: receive-maximum property not allowed for publish in --property argument.\n\n"},
+		{[]string{"-D", "will", "topic-alias", "1"}, "Error: topic-alias property not allowed for will in --property argument.\n\n"},
+		{[]string{"-D", "puback", "user-property", "a", "b"}, "Error: user-property property not supported for puback in --property argument.\n\n"},
+		{[]string{"-D", "auth", "authentication-method", "x"}, "Error: authentication-method property not supported for auth in --property argument.\n\n"},
+		{[]string{"-D", "publish", "subscription-identifier", "1"}, "Error: subscription-identifier property not supported for publish in --property argument.\n\n"},
+		{[]string{"-D", "connack", "assigned-client-identifier", "x"}, ""},
+		{[]string{"-D", "connect", "receive-maximum", "70000"}, "Error: Property value (70000) out of range for property receive-maximum.\n\n"},
+		{[]string{"-D", "connect", "receive-maximum", "-1"}, "Error: Property value (-1) out of range for property receive-maximum.\n\n"},
+		{[]string{"-D", "publish", "payload-format-indicator", "256"}, "Error: Property value (256) out of range for property payload-format-indicator.\n\n"},
+		{[]string{"-D", "publish", "message-expiry-interval", "4294967296"}, "Error: Property value (4294967296) out of range for property message-expiry-interval.\n\n"},
+		{[]string{"-D", "subscribe", "subscription-identifier", "268435456"}, "Error adding property subscription-identifier 4\n"},
+		{[]string{"-D", "publish", "content-type", "\xff"}, "Error adding property content-type 6\n"},
+		// MQTT 5.0 §2.2.2.2: a property other than User Property at most once.
+		{[]string{"-D", "publish", "content-type", "a", "-D", "publish", "content-type", "b"}, "Error in PUBLISH properties: Duplicate property in property list\n"},
+		{[]string{"-V", "5", "-x", "5", "-D", "connect", "session-expiry-interval", "5"}, "Error in CONNECT properties: Duplicate property in property list\n"},
+		{[]string{"-D", "connect", "receive-maximum", "x"}, "Error in CONNECT properties: A network protocol error occurred when communicating with the broker.\n"},
+		{[]string{"-D", "connect", "request-problem-information", "2"}, "Error in CONNECT properties: A network protocol error occurred when communicating with the broker.\n"},
+		{[]string{"-D", "publish", "topic-alias", "0"}, "Error in PUBLISH properties: A network protocol error occurred when communicating with the broker.\n"},
+		{[]string{"-V", "5", "-c"}, "Error: You must provide a client id if you are using an infinite session expiry interval.\n"},
+		{[]string{"-V", "5", "-x", "-1"}, "Error: You must provide a client id if you are using an infinite session expiry interval.\n"},
+		{[]string{"-V", "5", "-x", "abc"}, "Error: session-expiry-interval not a number.\n\n"},
+		{[]string{"--property=connect"}, "Error: Unknown option '--property=connect'.\n"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			_, err := Parse(Pub, append([]string{"-t", "a", "-n"}, tc.args...), noEnv)
+			var ue *UsageError
+			require.ErrorAs(t, err, &ue)
+			assert.Equal(t, tc.want, ue.Msg)
+			assert.True(t, ue.Hint)
+		})
 	}
 }

@@ -18,7 +18,7 @@ func Version() string {
 
 // PrintVersion prints the --version line.
 func PrintVersion(w io.Writer, tool Tool) {
-	fmt.Fprintf(w, "%s version %s (feedmq, MQTT 3.1.1 and 3.1), a drop-in for %s 2.0.\n", tool, Version(), tool.mosquittoName())
+	fmt.Fprintf(w, "%s version %s (feedmq, MQTT 5.0, 3.1.1 and 3.1), a drop-in for %s 2.0.\n", tool, Version(), tool.mosquittoName())
 }
 
 // PrintUsage prints the --help text, laid out as mosquitto's.
@@ -34,7 +34,7 @@ func PrintUsage(w io.Writer, tool Tool) {
 const pubUsage = `mqtt-pub is a simple mqtt client that will publish a message on a single topic and exit.
 It reconnects when the connection drops and resends QoS 1 and 2 messages until the broker
 acknowledges them.
-mqtt-pub version {version} (feedmq, MQTT 3.1.1 and 3.1).
+mqtt-pub version {version} (feedmq, MQTT 5.0, 3.1.1 and 3.1).
 
 Usage: mqtt-pub {[-h host] [--unix path] [-p port] [-u username] [-P password | --pw-file file] -t topic | -L URL}
                 {-f file | -l | -n | -m message | -s}
@@ -80,7 +80,12 @@ Usage: mqtt-pub {[-h host] [--unix path] [-p port] [-u username] [-P password | 
  -t : mqtt topic to publish to.
  -u : provide a username
  -V : specify the version of the MQTT protocol to use when connecting.
-      Can be mqttv311 or mqttv31. Defaults to mqttv311.
+      Can be mqttv5, mqttv311 or mqttv31. Defaults to mqttv311.
+ -D : Define MQTT v5 properties: -D command property value, or
+      -D command user-property name value. Makes the client MQTT v5.
+ -x : Set the session-expiry-interval property on the CONNECT packet (MQTT v5).
+      0-4294967294 seconds, or -1, 4294967295 or ∞ for a session that does
+      not expire. Defaults to -1 with -c, 0 without.
  --help : display this message.
  --connect-retry : keep retrying the first connection instead of exiting when it fails.
  --nodelay : accepted for compatibility; Nagle's algorithm is always off.
@@ -97,7 +102,7 @@ Usage: mqtt-pub {[-h host] [--unix path] [-p port] [-u username] [-P password | 
 
 const subUsage = `mqtt-sub is a simple mqtt client that will subscribe to a set of topics and print all messages it receives.
 It reconnects when the connection drops and subscribes again.
-mqtt-sub version {version} (feedmq, MQTT 3.1.1 and 3.1).
+mqtt-sub version {version} (feedmq, MQTT 5.0, 3.1.1 and 3.1).
 
 Usage: mqtt-sub {[-h host] [--unix path] [-p port] [-u username] [-P password | --pw-file file] -t topic | -L URL [-t topic]}
                 [-c] [-k keepalive] [-q qos]
@@ -144,7 +149,12 @@ Usage: mqtt-sub {[-h host] [--unix path] [-p port] [-u username] [-P password | 
  -U : unsubscribe from a topic. May be repeated.
  -v : print published messages verbosely.
  -V : specify the version of the MQTT protocol to use when connecting.
-      Can be mqttv311 or mqttv31. Defaults to mqttv311.
+      Can be mqttv5, mqttv311 or mqttv31. Defaults to mqttv311.
+ -D : Define MQTT v5 properties: -D command property value, or
+      -D command user-property name value. Makes the client MQTT v5.
+ -x : Set the session-expiry-interval property on the CONNECT packet (MQTT v5).
+      0-4294967294 seconds, or -1, 4294967295 or ∞ for a session that does
+      not expire. Defaults to -1 with -c, 0 without.
  -W : Specifies a timeout in seconds how long to process incoming MQTT messages.
  --help : display this message.
  --connect-retry : keep retrying the first connection instead of exiting when it fails.
