@@ -48,6 +48,12 @@ type MQTT5Options struct {
 	// carries the topic; the store always holds the full topic.
 	TopicAliases bool
 
+	// NoAutoSubscriptionIDs stops the client from giving every SUBSCRIBE
+	// a Subscription Identifier of its own choosing: only subscriptions
+	// made with WithSubscriptionID carry one, and only they are routed by
+	// it. For tools that must send exactly what they are told, as mqtt-sub.
+	NoAutoSubscriptionIDs bool
+
 	// NoProblemInformation asks the broker not to send Reason Strings and
 	// User Properties on failures (Request Problem Information = 0).
 	NoProblemInformation bool
@@ -78,7 +84,7 @@ type MQTT5Options struct {
 func (o *MQTT5Options) set() bool {
 	return o.SessionExpiry != 0 || o.ReceiveMaximum != 0 || o.TopicAliasMaximum != 0 || o.TopicAliases ||
 		o.NoProblemInformation || o.RequestResponseInformation || len(o.UserProperties) > 0 || o.Authenticator != nil ||
-		o.OnRedirect != nil
+		o.OnRedirect != nil || o.NoAutoSubscriptionIDs
 }
 
 // WillProperties are the MQTT 5.0 properties of a will (§3.1.3.2).

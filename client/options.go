@@ -31,6 +31,7 @@ type subscribeOptions struct {
 	retainAsPub    bool
 	retainHandling packets.RetainHandling
 	user           []UserProperty
+	subID          uint32 // chosen Subscription Identifier; 0: the client picks one
 }
 
 // withProps returns o's properties, made on first use: a 3.1.1 publish
@@ -150,4 +151,12 @@ func WithRetainAsPublished() SubscribeOption {
 // never.
 func WithRetainHandling(h packets.RetainHandling) SubscribeOption {
 	return subOption(func(o subscribeOptions) subscribeOptions { o.retainHandling = h; return o })
+}
+
+// WithSubscriptionID sets the Subscription Identifier of this
+// subscription's SUBSCRIBE (1 to 268,435,455) instead of letting the client
+// pick one; messages still reach this subscription by it. It takes effect
+// when the broker offers identifiers.
+func WithSubscriptionID(id uint32) SubscribeOption {
+	return subOption(func(o subscribeOptions) subscribeOptions { o.subID = id; return o })
 }

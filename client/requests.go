@@ -28,6 +28,17 @@ type requestResult struct {
 	err    error
 }
 
+// chosenID is the Subscription Identifier a subscription of the request
+// chose, or 0.
+func (r *request) chosenID() uint32 {
+	for _, o := range r.opts {
+		if o != nil && o.subID != 0 {
+			return o.subID
+		}
+	}
+	return 0
+}
+
 func (r *request) finish(res requestResult) {
 	if r.reply != nil {
 		r.reply <- res
@@ -74,7 +85,7 @@ func (s *session) request(r *request) {
 	if len(r.user) > 0 {
 		p.Properties = &packets.Properties{UserProperties: r.user}
 	}
-	if id := s.subscriptionID(r.filters); id != 0 {
+	if id := s.subscriptionID(r.filters, r.chosenID()); id != 0 {
 		if p.Properties == nil {
 			p.Properties = new(packets.Properties)
 		}

@@ -193,6 +193,9 @@ func (c *Client) subscription(filters []TopicFilter, handler func(*Message), opt
 			o = nil
 		}
 	}
+	if o != nil && o.subID > maxSubscriptionID {
+		return nil, fmt.Errorf("client: subscribe: Subscription Identifier %d above %d (MQTT 5.0 §3.8.2.1.2)", o.subID, maxSubscriptionID)
+	}
 	for _, f := range filters {
 		if o != nil && o.noLocal && strings.HasPrefix(f.Filter, "$share/") {
 			return nil, fmt.Errorf("client: subscribe %q: No Local on a shared subscription is a protocol error (MQTT5-3.8.3-4)", f.Filter)
@@ -334,19 +337,27 @@ const maxSubscriptionID = 268435455
 // filters, since the broker keeps the identifier of the last SUBSCRIBE per
 // filter. Messages are then routed by identifier, exactly, even where
 // filters overlap or are shared. 0 means none.
-func (s *session) subscriptionID(filters []string) uint32 {
+// A chosen identifier (WithSubscriptionID) is used as it is.
+func (s *session) subscriptionID(filters []string, chosen uint32) uint32 {
 	if s.conn == nil || s.conn.level != MQTT5 || !s.conn.server.SubscriptionIdentifiers {
 		return 0
 	}
-	s.nextSubID = s.nextSubID%maxSubscriptionID + 1
+	id := chosen
+	if id == 0 && s.c.s.MQTT5.NoAutoSubscriptionIDs {
+		return 0
+	}
+	if id == 0 {
+		s.nextSubID = s.nextSubID%maxSubscriptionID + 1
+		id = s.nextSubID
+	}
 	if s.filterIDs == nil {
 		s.filterIDs = map[string]uint32{}
 	}
 	for _, f := range filters {
-		s.filterIDs[f] = s.nextSubID
+		s.filterIDs[f] = id
 	}
 	s.publishSubs()
-	return s.nextSubID
+	return id
 }
 
 // forgetSubscriptionIDs drops the identifiers of unsubscribed filters.

@@ -214,6 +214,10 @@ func TestRefusal(t *testing.T) {
 		{"MQTT 5.0 anonymous", env, []string{"-V", "5"}, 135},
 		{"MQTT 5.0 wrong password", env, []string{"-V", "mqttv5", "-u", "alice", "-P", "wr0ng-pw"}, 135},
 		{"MQTT 5.0 quiet", env, []string{"-V", "5", "--quiet"}, 135},
+		// An authentication method mosquitto has no plugin for: CONNACK
+		// 0x8C, Bad authentication method.
+		{"MQTT 5.0 authentication method", env, []string{"-u", "alice", "-P", "s3cret-pw",
+			"-D", "connect", "authentication-method", "SCRAM-SHA-1", "-D", "connect", "authentication-data", "n,,n=alice"}, 140},
 		{"MQTT 5.0 with properties", env, []string{"-u", "alice", "-P", "s3cret-pw", "-D", "publish", "content-type", "t",
 			"-D", "connect", "user-property", "a", "b", "-D", "disconnect", "session-expiry-interval", "0", "-q", "1"}, 0},
 	} {

@@ -185,7 +185,6 @@ func TestUsageDeviations(t *testing.T) {
 		// for CONNECT properties at 3.1.1, nothing or a hang for others.
 		{[]string{"-t", "a", "-m", "x", "-D", "publish", "content-type", "x", "-V", "311"}, "Unable to connect (This feature is not supported.).\n"},
 		// Features of mosquitto's -D the client lacks are refused by name.
-		{[]string{"-t", "a", "-m", "x", "-D", "connect", "authentication-method", "x"}, "Error: -D connect authentication-method is not supported: feedmq has no MQTT 5.0 enhanced authentication (AUTH).\n"},
 		{[]string{"-t", "a", "-m", "x", "-D", "publish", "payload-format-indicator", "2"}, "Error: -D publish payload-format-indicator is not supported: only 0 and 1 are valid (MQTT 5.0 §3.3.2.3.2).\n"},
 		{[]string{"-t", "a", "-m", "x", "-D", "disconnect", "server-reference", "x"}, "Error: -D disconnect server-reference is not supported: a client's DISCONNECT carries no Server Reference (MQTT 5.0 §3.14.2.2.5).\n"},
 		{[]string{"-t", "a", "-m", "x", "-V", "5", "-c", "-x", "0", "-i", "me"}, "Error: -c with a session expiry interval of 0 is not supported: feedmq keeps a persistent session until it expires.\n"},

@@ -68,6 +68,9 @@ func TestOutputMatchesMosquitto5(t *testing.T) {
 			"-D", "connect", "maximum-packet-size", "10000", "-D", "connect", "request-problem-information", "0",
 			"-D", "connect", "request-response-information", "1", "-D", "disconnect", "reason-string", "bye"},
 			[]message5{{"/a", "x", []string{"-D", "publish", "user-property", "u", "3"}}}},
+		{"subscription identifier", []string{"-t", "{t}/#", "-C", "1", "-F", "%S|%4S|%t",
+			"-D", "subscribe", "subscription-identifier", "7"},
+			[]message5{{"/a", "x", nil}}},
 		{"-E", []string{"-t", "{t}/x", "-E", "-x", "30"}, nil},
 	} {
 		for _, pub := range []string{mosquittoPub, mqttPub} {

@@ -30,10 +30,9 @@
 // On purpose, each also noted where it is made:
 //
 //   - MQTT 5.0 (-V 5, -D, -x, --retain-as-published): what the client
-//     cannot send is refused by name (props.go): -D connect
-//     authentication-method and -data (no AUTH), -D subscribe
-//     subscription-identifier, -D unsubscribe user-property, -D disconnect
-//     server-reference, a Payload Format Indicator above 1, and -c with
+//     cannot send is refused by name (props.go): -D unsubscribe
+//     user-property, -D disconnect server-reference, a Payload Format
+//     Indicator above 1, and -c with
 //     -x 0. A Payload Format Indicator of 0 is left out, a Topic Alias
 //     turns on the client's own aliases, -D properties with a later -V 311
 //     fail as mosquitto fails for CONNECT properties, and -x -1 without -c

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -319,6 +321,9 @@ func unsupportedProperty(c PropCommand, p Property, why string) error {
 // and the will ask for in cfg.
 func (o *Options) apply5(cfg *client.Config) error {
 	m := &cfg.MQTT5
+	auth := &connectAuth{}
+	// mosquitto's tools send a Subscription Identifier only when -D asks.
+	m.NoAutoSubscriptionIDs = true
 	if o.sessionExpirySet && o.SessionExpiry == 0 {
 		if err := o.applySessionExpiry(cfg, 0); err != nil {
 			return err
@@ -344,9 +349,16 @@ func (o *Options) apply5(cfg *client.Config) error {
 			m.RequestResponseInformation = p.Int == 1
 		case packets.PropUserProperty:
 			m.UserProperties = append(m.UserProperties, client.UserProperty{Key: p.Key, Value: p.Str})
-		case packets.PropAuthenticationMethod, packets.PropAuthenticationData:
-			return unsupportedProperty(CmdConnect, p, "feedmq has no MQTT 5.0 enhanced authentication (AUTH)")
+		case packets.PropAuthenticationMethod:
+			auth.method, auth.set = p.Str, true
+		case packets.PropAuthenticationData:
+			auth.data = []byte(p.Str)
 		}
+	}
+	if auth.set {
+		m.Authenticator = auth
+	} else if auth.data != nil {
+		return unsupportedProperty(CmdConnect, Property{Name: "authentication-data"}, "it needs an authentication-method")
 	}
 	if cfg.Will == nil {
 		return nil // as mosquitto: will properties without a will go nowhere
@@ -443,7 +455,7 @@ func (o *Options) SubscribeOptions() ([]client.SubscribeOption, error) {
 		case packets.PropUserProperty:
 			opts = append(opts, client.WithUserProperty(p.Key, p.Str))
 		case packets.PropSubscriptionIdentifier:
-			return nil, unsupportedProperty(CmdSubscribe, p, "the client routes messages by topic filter and sends no Subscription Identifier")
+			opts = append(opts, client.WithSubscriptionID(uint32(p.Int)))
 		}
 	}
 	return opts, nil
@@ -466,4 +478,20 @@ func (o *Options) DisconnectOptions() (client.DisconnectOptions, error) {
 		}
 	}
 	return d, nil
+}
+
+// connectAuth sends -D connect's authentication method and data in
+// CONNECT, as mosquitto's tools do; like them it cannot answer a
+// challenge, so an AUTH from the broker ends the attempt.
+type connectAuth struct {
+	method string
+	data   []byte
+	set    bool
+}
+
+func (a *connectAuth) Method() string                        { return a.method }
+func (a *connectAuth) Start(context.Context) ([]byte, error) { return a.data, nil }
+func (a *connectAuth) Done(context.Context, []byte) error    { return nil }
+func (a *connectAuth) Continue(context.Context, []byte) ([]byte, error) {
+	return nil, errors.New("the broker asked to continue the authentication, which -D cannot do")
 }
