@@ -159,3 +159,23 @@ func TestFaultNeedsNoExtensions(t *testing.T) {
 		require.NoError(t, faultRecv(t, done))
 	})
 }
+
+// TestFaultSessionPresentOnCleanSession: a clean-session client has no
+// session state, so a CONNACK with Session Present 1 makes it close the
+// connection (MQTT5-3.2.2-4; at 3.1.1 the broker broke MQTT-3.2.2-1):
+// Connect fails with ErrProtocolViolation and nothing is sent after
+// CONNECT.
+func TestFaultSessionPresentOnCleanSession(t *testing.T) {
+	faultEachProtocol(t, func(t *testing.T, level packets.ProtocolLevel) {
+		srv := brokertest.New(t)
+		c, err := client.New(faultLevel(srv, level))
+		require.NoError(t, err)
+		t.Cleanup(func() { assert.NoError(t, c.Close()) })
+		errc := faultGo(func() error { return c.Connect(context.Background()) })
+		conn, connect := srv.AcceptConnected(t, true)
+		assert.True(t, connect.CleanSession)
+		conn.ExpectClosed(t)
+		require.ErrorIs(t, faultRecv(t, errc), client.ErrProtocolViolation)
+		srv.ExpectNoConnection(t, quiet)
+	})
+}

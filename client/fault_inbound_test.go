@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -58,34 +59,67 @@ func TestFaultInboundQoS1AckAfterHandler(t *testing.T) {
 	})
 }
 
-// TestFaultInboundQoS1AckOrder sends several QoS 1 messages on one
-// subscription, the first with a slow handler: the PUBACKs follow the order
-// of receipt (MQTT-4.6.0-2).
-func TestFaultInboundQoS1AckOrder(t *testing.T) {
+// TestFaultInboundAckOrder sends several QoS 1 or QoS 2 messages on one
+// subscription, the first with a slow handler: the PUBACKs, or PUBRECs,
+// follow the order of receipt (MQTT-4.6.0-2, MQTT-4.6.0-3; MQTT5-4.6.0-2,
+// MQTT5-4.6.0-3).
+func TestFaultInboundAckOrder(t *testing.T) {
+	for _, tc := range []struct {
+		qos  client.QoS
+		ack  packets.Type
+		rule string
+	}{
+		{client.AtLeastOnce, packets.TypePuback, "PUBACKs in receipt order (MQTT-4.6.0-2, MQTT5-4.6.0-2)"},
+		{client.ExactlyOnce, packets.TypePubrec, "PUBRECs in receipt order (MQTT-4.6.0-3, MQTT5-4.6.0-3)"},
+	} {
+		t.Run(tc.ack.String(), func(t *testing.T) {
+			faultEachProtocol(t, func(t *testing.T, level packets.ProtocolLevel) {
+				srv := brokertest.New(t)
+				c, conn := faultConnect(t, srv, faultLevel(srv, level), false)
+				release := make(chan struct{})
+				faultSubscribe(t, c, conn, "in/#", tc.qos, func(m *client.Message) {
+					if string(m.Payload) == "slow" {
+						<-release
+					}
+				})
+				ids := []uint16{30, 10, 20, 11, 12}
+				for i, id := range ids {
+					payload := []byte{byte(id)}
+					if i == 0 {
+						payload = []byte("slow")
+					}
+					conn.Send(t, &packets.Publish{QoS: tc.qos, TopicName: "in/a", PacketID: id, Payload: payload})
+				}
+				conn.ExpectNothing(t, quiet)
+				close(release)
+				for _, id := range ids {
+					assert.Equal(t, id, conn.ExpectAck(t, tc.ack), tc.rule)
+				}
+			})
+		})
+	}
+}
+
+// TestFaultInboundQoS1IdentifierReuse: once a QoS 1 message was
+// acknowledged, a PUBLISH with the same identifier is a new message and is
+// delivered again, whatever its DUP flag says (MQTT5-4.3.2-5; 3.1.1 has no
+// exactly-once promise at QoS 1 either).
+func TestFaultInboundQoS1IdentifierReuse(t *testing.T) {
 	faultEachProtocol(t, func(t *testing.T, level packets.ProtocolLevel) {
 		srv := brokertest.New(t)
 		c, conn := faultConnect(t, srv, faultLevel(srv, level), false)
-		release := make(chan struct{})
-		got := make(chan uint16, 10)
-		faultSubscribe(t, c, conn, "in/#", client.AtLeastOnce, func(m *client.Message) {
-			if string(m.Payload) == "slow" {
-				<-release
-			}
-			got <- uint16(m.Payload[0])
-		})
-		ids := []uint16{30, 10, 20, 11, 12}
-		for i, id := range ids {
-			payload := []byte{byte(id)}
-			if i == 0 {
-				payload = []byte("slow")
-			}
-			conn.Send(t, &packets.Publish{QoS: client.AtLeastOnce, TopicName: "in/a", PacketID: id, Payload: payload})
+		got := make(chan *client.Message, 10)
+		faultSubscribe(t, c, conn, "in/#", client.AtLeastOnce, func(m *client.Message) { got <- m })
+		for i, dup := range []bool{false, true, false} {
+			payload := []byte(fmt.Sprint("message ", i))
+			conn.Send(t, &packets.Publish{QoS: client.AtLeastOnce, Dup: dup, TopicName: "in/a", PacketID: 7, Payload: payload})
+			assert.Equal(t, uint16(7), conn.ExpectAck(t, packets.TypePuback))
+			m := faultRecv(t, got)
+			assert.Equal(t, payload, m.Payload, "identifier 7 after its PUBACK is a new message (MQTT5-4.3.2-5)")
+			assert.Equal(t, dup, m.Duplicate)
 		}
 		conn.ExpectNothing(t, quiet)
-		close(release)
-		for _, id := range ids {
-			assert.Equal(t, id, conn.ExpectAck(t, packets.TypePuback), "PUBACKs in receipt order (MQTT-4.6.0-2)")
-		}
+		faultNoRecv(t, got, "extra delivery")
 	})
 }
 
