@@ -326,6 +326,54 @@ func TestFaultCleanSessionResendsAsNew(t *testing.T) {
 	})
 }
 
+// TestFaultSessionLost has a QoS 2 message released and a QoS 1 message
+// unacknowledged on a persistent session whose broker then loses it:
+// CONNACK says Session Present 0 on the reconnect.
+//
+// At 5.0 a client that carries on discards its session state
+// (MQTT5-3.2.2-5) and retransmits only into a session the broker reports
+// (MQTT5-4.4.0-1), as TestFaultCleanSessionResendsAsNew does for a clean
+// session: the QoS 1 message goes out as a new message (DUP=0), no PUBREL
+// of the old session is sent, and the QoS 2 message was the broker's once
+// it sent PUBREC. At 3.1.1 every reconnect with CleanSession 0 resends both
+// with their identifiers (MQTT-4.4.0-1).
+func TestFaultSessionLost(t *testing.T) {
+	faultEachProtocol(t, func(t *testing.T, level packets.ProtocolLevel) {
+		srv := brokertest.New(t)
+		c, conn := faultConnect(t, srv, faultPersistent(srv, level), false)
+		d2, err := c.PublishAsync("fault/lost", []byte("two"), client.WithQoS(client.ExactlyOnce))
+		require.NoError(t, err)
+		p2 := conn.ExpectPublish(t)
+		conn.Send(t, &packets.Pubrec{PacketID: p2.PacketID})
+		conn.ExpectAck(t, packets.TypePubrel)
+		d1, err := c.PublishAsync("fault/lost", []byte("one"), client.WithQoS(client.AtLeastOnce))
+		require.NoError(t, err)
+		p1 := conn.ExpectPublish(t)
+		conn.Close()
+
+		conn2, connect := srv.AcceptConnected(t, false) // the broker lost the session
+		assert.False(t, connect.CleanSession)
+		if level == client.MQTT311 {
+			assert.Equal(t, p2.PacketID, conn2.ExpectAck(t, packets.TypePubrel), "MQTT-4.4.0-1")
+			conn2.Send(t, &packets.Pubcomp{PacketID: p2.PacketID})
+		}
+		again := conn2.ExpectPublish(t)
+		if level == client.MQTT311 {
+			assert.True(t, again.Dup, "MQTT-4.4.0-1")
+			assert.Equal(t, p1.PacketID, again.PacketID, "MQTT-4.4.0-1")
+		} else {
+			assert.False(t, again.Dup, "a new message in the broker's new session: DUP=0 (MQTT5-3.2.2-5)")
+			assert.NotZero(t, again.PacketID)
+		}
+		assert.Equal(t, p1.Payload, again.Payload)
+		assert.Equal(t, client.AtLeastOnce, again.QoS)
+		conn2.ExpectNothing(t, quiet) // in particular no PUBREL of the old session at 5.0
+		conn2.Send(t, &packets.Puback{PacketID: again.PacketID})
+		assert.NoError(t, faultDone(t, d1))
+		assert.NoError(t, faultDone(t, d2))
+	})
+}
+
 // TestFaultPacketIDsDistinct publishes many QoS 1 messages concurrently
 // while the broker acknowledges them in a scrambled order: every PUBLISH
 // carries a non-zero identifier not used by any message still in flight
