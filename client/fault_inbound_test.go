@@ -414,3 +414,72 @@ func TestFaultOrderedAcks(t *testing.T) {
 		}
 	})
 }
+
+// TestFaultRepublish: a handler republishes the message it received, as a
+// gateway does. The received PUBLISH has DUP 1; the client's PUBLISH has
+// DUP 0, because DUP says only whether that packet is a retransmission
+// (MQTT-3.3.1-3, MQTT5-3.3.1-3). At 5.0 the received message carries the
+// Subscription Identifier of the client's subscription, and neither the
+// republished message nor the Reply to it carries one (MQTT5-3.3.4-6).
+func TestFaultRepublish(t *testing.T) {
+	faultEachProtocol(t, func(t *testing.T, level packets.ProtocolLevel) {
+		srv := brokertest.New(t)
+		c, conn := faultConnect(t, srv, faultLevel(srv, level), false)
+		errs := make(chan error, 2)
+		subscribed := faultGo(func() error {
+			_, err := c.Subscribe(context.Background(), "in/#", client.AtLeastOnce, func(m *client.Message) {
+				_, err := c.PublishAsync("out/"+m.Topic, m.Payload, client.WithQoS(m.QoS))
+				errs <- err
+				if level == client.MQTT5 {
+					errs <- c.Reply(context.Background(), m, []byte("reply"))
+				}
+			})
+			return err
+		})
+		sub := conn.AckSubscribe(t)
+		require.NoError(t, faultRecv(t, subscribed))
+		in := &packets.Publish{QoS: client.AtLeastOnce, Dup: true, TopicName: "in/a", PacketID: 4, Payload: []byte("x")}
+		if level == client.MQTT5 {
+			require.NotNil(t, sub.Properties)
+			require.Len(t, sub.Properties.SubscriptionIdentifiers, 1)
+			in.Properties = &packets.Properties{SubscriptionIdentifiers: sub.Properties.SubscriptionIdentifiers}
+			in.Properties.SetResponseTopic("reply/to")
+			in.Properties.SetCorrelationData([]byte("c1"))
+		}
+		conn.Send(t, in)
+
+		want := map[string]bool{"out/in/a": true}
+		if level == client.MQTT5 {
+			want["reply/to"] = true
+		}
+		acked := false
+		for len(want) > 0 || !acked {
+			switch p := conn.Next(t).(type) {
+			case *packets.Puback:
+				assert.Equal(t, in.PacketID, p.PacketID)
+				acked = true
+			case *packets.Publish:
+				require.True(t, want[p.TopicName], "unexpected %v", p)
+				delete(want, p.TopicName)
+				assert.False(t, p.Dup, "the received DUP is not copied (MQTT5-3.3.1-3)")
+				if p.Properties != nil {
+					assert.Empty(t, p.Properties.SubscriptionIdentifiers, "a PUBLISH the client sends (MQTT5-3.3.4-6)")
+				}
+				if p.TopicName == "reply/to" {
+					require.NotNil(t, p.Properties)
+					assert.Equal(t, []byte("c1"), p.Properties.CorrelationData)
+				} else {
+					assert.Equal(t, client.AtLeastOnce, p.QoS)
+					conn.Send(t, &packets.Puback{PacketID: p.PacketID})
+				}
+			default:
+				t.Fatalf("unexpected %v", p)
+			}
+		}
+		assert.NoError(t, faultRecv(t, errs), "republish")
+		if level == client.MQTT5 {
+			assert.NoError(t, faultRecv(t, errs), "reply")
+		}
+		conn.ExpectNothing(t, quiet)
+	})
+}
