@@ -15,7 +15,9 @@
 // ErrQueueFull when Config.MaxPending messages are pending. QoS 1 and 2
 // messages are put in the Store before they are sent, and are resent after
 // a reconnect with DUP set and their original packet identifier when the
-// session persists (MQTT-4.4.0-1); a QoS 2 message is never published again
+// session persists (MQTT-4.4.0-1; at MQTT 5.0 only when CONNACK reports the
+// session, otherwise they go out as new messages, MQTT5-3.2.2-5); a QoS 2
+// message is never published again
 // once its PUBREL went out (MQTT-4.3.3-1). While disconnected, QoS 1 and 2
 // messages queue, up to Config.MaxPending. The errors say what happened to
 // the message: see ErrDeliveryPending, ErrAbandoned and the others.

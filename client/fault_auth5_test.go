@@ -92,7 +92,9 @@ func successConnack(proof []byte) *packets.Connack {
 
 // TestFaultEnhancedAuthentication runs a challenge and response inside the
 // handshake (MQTT 5.0 §4.12), and refuses a server whose proof does not
-// verify.
+// verify. A message published during the exchange waits for CONNACK: after
+// a CONNECT with an Authentication Method the client sends nothing but AUTH
+// (or DISCONNECT) until CONNACK (MQTT5-3.1.2-30).
 func TestFaultEnhancedAuthentication(t *testing.T) {
 	secret := []byte("s3cret")
 	for _, tc := range []struct {
@@ -113,7 +115,11 @@ func TestFaultEnhancedAuthentication(t *testing.T) {
 			assert.Equal(t, "SCRAM-TEST", connect.Properties.AuthenticationMethod)
 			first := connect.Properties.AuthenticationData
 			assert.Equal(t, []byte("client-nonce"), first)
+			d, err := c.PublishAsync("during/auth", []byte("x"), client.WithQoS(client.AtLeastOnce))
+			require.NoError(t, err)
+			// serveScram fails on anything but AUTH (MQTT5-3.1.2-30).
 			require.True(t, serveScram(t, conn, secret, first), "the client's proof verifies")
+			conn.ExpectNothing(t, quiet) // no PUBLISH before CONNACK (MQTT5-3.1.2-30)
 			proof := mac(secret, []byte("server"), first, []byte("server-nonce"))
 			if !tc.goodProof {
 				proof = []byte("forged")
@@ -122,9 +128,21 @@ func TestFaultEnhancedAuthentication(t *testing.T) {
 			err = faultRecv(t, errc)
 			if tc.goodProof {
 				require.NoError(t, err)
+				pub := conn.ExpectPublish(t) // the first packet after CONNACK
+				assert.Equal(t, "during/auth", pub.TopicName)
+				conn.Send(t, &packets.Puback{PacketID: pub.PacketID})
+				require.NoError(t, faultDone(t, d))
 				return
 			}
 			require.ErrorIs(t, err, client.ErrAuthentication)
+			for {
+				// A DISCONNECT may end the connection; the PUBLISH never goes out.
+				p, open := conn.Receive(t)
+				if !open {
+					break
+				}
+				require.Equal(t, packets.TypeDisconnect, p.Type(), "after a failed authentication: %v", p)
+			}
 		})
 	}
 }

@@ -15,25 +15,27 @@ import (
 )
 
 // TestFaultConnackWithheld accepts TCP and reads CONNECT, the first packet
-// on the connection (MQTT-3.1.0-1), but never answers: Connect fails with
+// on the connection (MQTT-3.1.0-1, MQTT5-3.1.0-1), but never answers: Connect fails with
 // ErrConnackTimeout after ConnectTimeout (MQTT 3.1.1 §3.1.4) and the client
 // closes the connection.
 func TestFaultConnackWithheld(t *testing.T) {
-	srv := brokertest.New(t)
-	cfg := faultConfig(srv)
-	cfg.ConnectTimeout = 200 * time.Millisecond
-	c, err := client.New(cfg)
-	require.NoError(t, err)
-	t.Cleanup(func() { assert.NoError(t, c.Close()) })
-	start := time.Now()
-	errc := faultGo(func() error { return c.Connect(context.Background()) })
-	conn := srv.Accept(t)
-	conn.ExpectConnect(t) // the first packet (MQTT-3.1.0-1)
-	err = faultRecv(t, errc)
-	require.ErrorIs(t, err, client.ErrConnackTimeout)
-	assert.GreaterOrEqual(t, time.Since(start), cfg.ConnectTimeout)
-	conn.ExpectClosed(t)
-	srv.ExpectNoConnection(t, quiet) // no ConnectRetry: no second attempt
+	faultEachProtocol(t, func(t *testing.T, level packets.ProtocolLevel) {
+		srv := brokertest.New(t)
+		cfg := faultLevel(srv, level)
+		cfg.ConnectTimeout = 200 * time.Millisecond
+		c, err := client.New(cfg)
+		require.NoError(t, err)
+		t.Cleanup(func() { assert.NoError(t, c.Close()) })
+		start := time.Now()
+		errc := faultGo(func() error { return c.Connect(context.Background()) })
+		conn := srv.Accept(t)
+		conn.ExpectConnect(t) // the first packet (MQTT-3.1.0-1)
+		err = faultRecv(t, errc)
+		require.ErrorIs(t, err, client.ErrConnackTimeout)
+		assert.GreaterOrEqual(t, time.Since(start), cfg.ConnectTimeout)
+		conn.ExpectClosed(t)
+		srv.ExpectNoConnection(t, quiet) // no ConnectRetry: no second attempt
+	})
 }
 
 // TestFaultConnackRefused answers CONNECT with each refusal code: Connect
@@ -133,25 +135,47 @@ func TestFaultReconnectRefused(t *testing.T) {
 	assert.True(t, errors.Is(err, client.ErrClosed), "publish after the client stopped: %v", err)
 }
 
-// TestFaultNeedsNoExtensions: the client sends a plain MQTT 3.1.1 CONNECT
-// first (MQTT-3.1.0-1) and works with a broker that offers nothing beyond
+// TestFaultNeedsNoExtensions: the client sends a plain CONNECT of its level
+// first (MQTT-3.1.0-1, MQTT5-3.1.0-1) and works with a broker that offers nothing beyond
 // the specification (MQTT-7.0.0-2).
 func TestFaultNeedsNoExtensions(t *testing.T) {
-	srv := brokertest.New(t)
-	c, err := client.New(faultConfig(srv))
-	require.NoError(t, err)
-	t.Cleanup(func() { assert.NoError(t, c.Close()) })
-	errc := faultGo(func() error { return c.Connect(context.Background()) })
-	conn := srv.Accept(t)
-	connect := conn.ExpectConnect(t)
-	assert.Equal(t, "MQTT", connect.ProtocolName)
-	assert.Equal(t, packets.ProtocolMQTT311, connect.ProtocolLevel)
-	conn.Connack(t, false, packets.ConnackAccepted)
-	require.NoError(t, faultRecv(t, errc))
-	done := faultGo(func() error {
-		return c.Publish(context.Background(), "plain", []byte("x"), client.WithQoS(client.AtLeastOnce))
+	faultEachProtocol(t, func(t *testing.T, level packets.ProtocolLevel) {
+		srv := brokertest.New(t)
+		c, err := client.New(faultLevel(srv, level))
+		require.NoError(t, err)
+		t.Cleanup(func() { assert.NoError(t, c.Close()) })
+		errc := faultGo(func() error { return c.Connect(context.Background()) })
+		conn := srv.Accept(t)
+		connect := conn.ExpectConnect(t)
+		assert.Equal(t, "MQTT", connect.ProtocolName)
+		assert.Equal(t, level, connect.ProtocolLevel)
+		conn.Connack(t, false, packets.ConnackAccepted)
+		require.NoError(t, faultRecv(t, errc))
+		done := faultGo(func() error {
+			return c.Publish(context.Background(), "plain", []byte("x"), client.WithQoS(client.AtLeastOnce))
+		})
+		pub := conn.Expect(t, packets.TypePublish).(*packets.Publish)
+		conn.Send(t, &packets.Puback{PacketID: pub.PacketID})
+		require.NoError(t, faultRecv(t, done))
 	})
-	pub := conn.Expect(t, packets.TypePublish).(*packets.Publish)
-	conn.Send(t, &packets.Puback{PacketID: pub.PacketID})
-	require.NoError(t, faultRecv(t, done))
+}
+
+// TestFaultSessionPresentOnCleanSession: a clean-session client has no
+// session state, so a CONNACK with Session Present 1 makes it close the
+// connection (MQTT5-3.2.2-4; at 3.1.1 the broker broke MQTT-3.2.2-1):
+// Connect fails with ErrProtocolViolation and nothing is sent after
+// CONNECT.
+func TestFaultSessionPresentOnCleanSession(t *testing.T) {
+	faultEachProtocol(t, func(t *testing.T, level packets.ProtocolLevel) {
+		srv := brokertest.New(t)
+		c, err := client.New(faultLevel(srv, level))
+		require.NoError(t, err)
+		t.Cleanup(func() { assert.NoError(t, c.Close()) })
+		errc := faultGo(func() error { return c.Connect(context.Background()) })
+		conn, connect := srv.AcceptConnected(t, true)
+		assert.True(t, connect.CleanSession)
+		conn.ExpectClosed(t)
+		require.ErrorIs(t, faultRecv(t, errc), client.ErrProtocolViolation)
+		srv.ExpectNoConnection(t, quiet)
+	})
 }

@@ -49,21 +49,26 @@ func itConnectErr(t *testing.T, cfg client.Config) error {
 	return c.Connect(ctx)
 }
 
-// TestIntegrationTLS connects over mqtts:// with the broker's CA, fails
-// without it, and presents a client certificate where the broker requires
-// one (MQTT 3.1.1 §5.4: the server certificate is checked against the host
-// name).
+// TestIntegrationTLS connects over mqtts:// with the broker's CA, at 3.1.1
+// and 5.0 (MQTT5-4.2.0-1: TLS is one of the ordered, lossless, two-way
+// byte streams MQTT runs over), fails without it, and presents a client
+// certificate where the broker requires one (MQTT 3.1.1 §5.4: the server
+// certificate is checked against the host name).
 func TestIntegrationTLS(t *testing.T) {
 	t.Parallel()
 	b := mosquittotest.Start(t, mosquittotest.Options{TLS: true})
 	mutual := mosquittotest.Start(t, mosquittotest.Options{TLS: true, RequireClientCert: true})
 
 	t.Run("CA pool", func(t *testing.T) {
-		c := newClient(t, client.Config{
-			Brokers:   []string{b.TLSURL()},
-			Transport: dial.Dialer{TLSConfig: &tls.Config{RootCAs: b.CertPool()}},
+		// Over TLS at either level (MQTT5-4.2.0-1).
+		itEachProtocol(t, func(t *testing.T, proto packets.ProtocolLevel) {
+			c := newClient(t, client.Config{
+				Brokers:   []string{b.TLSURL()},
+				Transport: dial.Dialer{TLSConfig: &tls.Config{RootCAs: b.CertPool()}},
+				Protocol:  proto,
+			})
+			itRoundTrip(t, c, fmt.Sprintf("test/tls/%d", proto), []byte("secret"))
 		})
-		itRoundTrip(t, c, "test/tls", []byte("secret"))
 	})
 	t.Run("unknown CA", func(t *testing.T) {
 		err := itConnectErr(t, client.Config{Brokers: []string{b.TLSURL()}})
@@ -126,7 +131,8 @@ func TestIntegrationWebSocket(t *testing.T) {
 		return
 	}
 	b := mosquittotest.Start(t, mosquittotest.Options{WebSockets: true})
-	// The same at MQTT 5.0 (MQTT5-6.0.0-1, MQTT5-6.0.0-2, MQTT5-6.0.0-3).
+	// The same at MQTT 5.0 (MQTT5-6.0.0-1, MQTT5-6.0.0-2, MQTT5-6.0.0-3;
+	// WebSocket as the byte stream, MQTT5-4.2.0-1).
 	for _, level := range []packets.ProtocolLevel{client.MQTT311, client.MQTT5} {
 		t.Run(fmt.Sprintf("level %d", level), func(t *testing.T) {
 			ctx := testCtx(t)

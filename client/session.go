@@ -139,7 +139,11 @@ func (s *session) onConnected(cn *conn) {
 	// The send quota starts again on every connection (MQTT5-4.9.0-1).
 	s.window = min(s.c.s.MaxInflight, int(cn.server.ReceiveMaximum))
 	s.held = s.held[:0]
-	if s.c.s.PersistentSession {
+	// At 5.0 only a session the broker reports is resumed: with Session
+	// Present 0 the client discards its state (MQTT5-3.2.2-5) and resends
+	// nothing as a retransmission (MQTT5-4.4.0-1). 3.1.1 resends on every
+	// reconnect with CleanSession 0 (MQTT-4.4.0-1).
+	if s.c.s.PersistentSession && (cn.sessionPresent || cn.level != MQTT5) {
 		s.resend()
 	} else {
 		s.restartAsNew()
@@ -214,7 +218,8 @@ func (s *session) resend() {
 }
 
 // restartAsNew applies a clean session, which discards the old one
-// (MQTT-3.1.2-6): messages the broker had taken ownership of (PUBREC
+// (MQTT-3.1.2-6, MQTT5-3.1.2-4), or a 5.0 session the broker lost
+// (MQTT5-3.2.2-5): messages the broker had taken ownership of (PUBREC
 // received) are complete; the others are sent again as new messages with
 // new ids.
 func (s *session) restartAsNew() {
