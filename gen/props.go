@@ -488,8 +488,15 @@ func (r *renderer) propsDecode(f *jen.File, recv func() *jen.Statement) {
 			jen.Parens(jen.Op("*").Id("dst")).Dot("reset").Call(),
 			jen.Return(jen.Nil()),
 		),
-		jen.If(jen.Op("*").Id("dst").Op("==").Nil()).Block(jen.Op("*").Id("dst").Op("=").New(jen.Id("Properties"))),
-		jen.Return(jen.Parens(jen.Op("*").Id("dst")).Dot("decode").Call(jen.Id("d"), jen.Id("t"), jen.Id("field"), jen.Id("allowed"), jen.Id("repeat"))),
+		jen.Id("fresh").Op(":=").Op("*").Id("dst").Op("==").Nil(),
+		jen.If(jen.Id("fresh")).Block(jen.Op("*").Id("dst").Op("=").New(jen.Id("Properties"))),
+		jen.Err().Op(":=").Parens(jen.Op("*").Id("dst")).Dot("decode").Call(jen.Id("d"), jen.Id("t"), jen.Id("field"), jen.Id("allowed"), jen.Id("repeat")),
+		jen.Comment("A block that held nothing after all (a Property Length of 0 spelt"),
+		jen.Comment("in more bytes than needed) reads as none, as the short form does."),
+		jen.If(jen.Id("fresh").Op("&&").Err().Op("==").Nil().Op("&&").Parens(jen.Op("*").Id("dst")).Dot("empty").Call()).Block(
+			jen.Op("*").Id("dst").Op("=").Nil(),
+		),
+		jen.Return(jen.Err()),
 	)
 	f.Line()
 

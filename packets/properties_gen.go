@@ -908,10 +908,17 @@ func decodeProperties(d *decoder, dst **Properties, t Type, field string, allowe
 		(*dst).reset()
 		return nil
 	}
-	if *dst == nil {
+	fresh := *dst == nil
+	if fresh {
 		*dst = new(Properties)
 	}
-	return (*dst).decode(d, t, field, allowed, repeat)
+	err := (*dst).decode(d, t, field, allowed, repeat)
+	// A block that held nothing after all (a Property Length of 0 spelt
+	// in more bytes than needed) reads as none, as the short form does.
+	if fresh && err == nil && (*dst).empty() {
+		*dst = nil
+	}
+	return err
 }
 
 func (ps *Properties) decode(d *decoder, t Type, field string, allowed, repeat PropertySet) error {
