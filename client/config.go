@@ -180,8 +180,11 @@ type Config struct {
 	// Backpressure (the zero value) stops reading; DropNew drops the
 	// message instead, for those who want freshness over completeness.
 	// Every drop is counted in Stats.Dropped and reported to OnError with
-	// ErrSlowConsumer; a dropped QoS 1 or 2 message is not acknowledged, so
-	// a persistent session's broker sends it again on a later connection.
+	// ErrSlowConsumer. At 3.1.x a dropped QoS 1 or 2 message is not
+	// acknowledged, so a persistent session's broker sends it again on a
+	// later connection; at 5.0 it is refused with reason 0x97 (Quota
+	// exceeded), since 5.0 answers every message (MQTT5-4.5.0-2) and an
+	// unanswered one would use up the broker's send quota.
 	SlowConsumer SlowConsumerPolicy
 
 	// CloseGrace bounds how long Close and Disconnect wait for a handler or

@@ -7,6 +7,7 @@ package client
 import (
 	"context"
 	"fmt"
+	"github.com/feedmq/feedmq/packets"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,10 +51,20 @@ func (d *delivery) deliver(cn *conn, m *Message, subs []*subscription) error {
 	c := d.c
 	if d.over() && c.s.SlowConsumer == DropNew {
 		c.stats.dropped.Add(1)
+		c.reportError(fmt.Errorf("%w: topic %q, QoS %d", ErrSlowConsumer, m.Topic, m.QoS))
+		if cn.level == MQTT5 && m.QoS != AtMostOnce {
+			// At 5.0 every PUBLISH is answered (MQTT5-4.5.0-2), and one
+			// left unanswered would hold a place of the broker's send
+			// quota for the rest of the connection: refused with Quota
+			// exceeded, which the broker does not send again.
+			m.refusal.Store(uint32(packets.ReasonQuotaExceeded))
+			c.acks.arrived(m)
+			c.acks.handled(m)
+			return nil
+		}
 		c.in.dropped(m)
 		// Not acknowledged: a persistent session's broker sends a QoS 1
 		// or 2 message again on a later connection.
-		c.reportError(fmt.Errorf("%w: topic %q, QoS %d", ErrSlowConsumer, m.Topic, m.QoS))
 		return nil
 	}
 	d.reserve(len(m.Payload))
