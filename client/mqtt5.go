@@ -222,6 +222,11 @@ func seconds(d time.Duration) uint32 {
 // Config.Protocol is 3.1 or 3.1.1: never dropped silently.
 var ErrNeedsMQTT5 = errors.New("client: this option needs MQTT 5.0 (Config.Protocol = MQTT5)")
 
+// ErrMessageExpired is the outcome of a message whose Message Expiry
+// Interval (WithMessageExpiry) ran out while it waited to be sent: offline,
+// or behind the send window. It was not sent.
+var ErrMessageExpired = errors.New("client: message expired before it could be sent")
+
 // ErrNotSupported is returned for a publish or subscribe that the broker
 // said in CONNACK it does not support: a QoS above its Maximum QoS, a
 // retained message without Retain Available, a wildcard, shared or

@@ -6,6 +6,7 @@ package client
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/feedmq/feedmq/packets"
 )
@@ -83,6 +84,10 @@ func (s *session) pump() {
 	n := 0
 	for s.connected() && n < len(s.queue) {
 		m := s.queue[n]
+		if s.expired(m) {
+			n++
+			continue
+		}
 		if err := s.conn.admits(&m.pub); err != nil {
 			// The broker of this connection refuses it: failed, not
 			// downgraded (MQTT5-3.2.2-11, -14, -15).
@@ -253,4 +258,25 @@ func notFound(cn *conn) packets.ReasonCode {
 		return packets.ReasonPacketIdentifierNotFound
 	}
 	return packets.ReasonSuccess
+}
+
+// expired ends a queued message whose MQTT 5.0 Message Expiry Interval ran
+// out before it could be sent: the receiver would have discarded it
+// anyway. One still in time goes out with what remains of its interval.
+// A message already sent never expires on this side (MQTT5-4.3.3-7): it is
+// not in the queue, and resend does not look.
+func (s *session) expired(m *outMsg) bool {
+	if m.expires.IsZero() || m.written.Load() {
+		return false // a clean session's resend of a sent message included
+	}
+	left := time.Until(m.expires)
+	if left <= 0 {
+		if m.pub.QoS != AtMostOnce {
+			s.del(outKey(m.seq))
+		}
+		s.c.finishMsg(m, fmt.Errorf("%w (topic %q)", ErrMessageExpired, m.pub.TopicName))
+		return true
+	}
+	m.pub.Properties.SetMessageExpiryInterval(seconds(left))
+	return false
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/feedmq/feedmq/packets"
 )
@@ -203,6 +204,9 @@ func (c *Client) publish(ctx context.Context, topic string, payload []byte, wait
 		return nil, err
 	}
 	m := &outMsg{pub: pub, counted: true}
+	if ps := pub.Properties; ps != nil && ps.Present.Has(packets.PropMessageExpiryInterval) {
+		m.expires = time.Now().Add(time.Duration(ps.MessageExpiryInterval) * time.Second)
+	}
 	if direct {
 		// Encoded straight into the connection's batch: no copy, and no
 		// trip through the session goroutine.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"sync/atomic"
+	"time"
 
 	"github.com/feedmq/feedmq/packets"
 	"github.com/feedmq/feedmq/store"
@@ -48,6 +49,7 @@ type outMsg struct {
 	recSeq   uint64          // when PUBREC came, to resend PUBRELs in that order (MQTT-4.6.0-4)
 	counted  bool            // holds a MaxPending place
 	written  atomic.Bool     // its PUBLISH left in a completed write (see conn.sendPublish)
+	expires  time.Time       // MQTT 5.0 Message Expiry: dropped if still queued then; zero: never
 }
 
 func newSession(c *Client) (*session, error) {
