@@ -40,6 +40,7 @@ start_broker() {
 }
 
 sub_pid=
+sub5_pid=
 run() {
   local cmd=$1
   echo "--- $cmd"
@@ -83,6 +84,16 @@ run() {
       kill "$sub_pid"; wait "$sub_pid" 2>/dev/null || true
       grep -q "sensors/kitchen/temperature 21.5" "$work/sub.out" || { echo "mqtt-sub did not print the message:"; cat "$work/sub.out"; exit 1; }
     fi ;;
+  "mqtt-sub -V 5 -t req -F '%t %p reply to %R (%D) %P' -C 1 &")
+    start_broker
+    "$bin/mqtt-sub" -V 5 -t req -F '%t %p reply to %R (%D) %P' -C 1 >"$work/sub5.out" 2>&1 &
+    sub5_pid=$!
+    sleep 0.5 ;; # mqtt-sub has subscribed well before this
+  "mqtt-pub -V 5 -t req -m ping -D publish response-topic reply -D publish correlation-data 42")
+    start_broker
+    "$bin/mqtt-pub" -V 5 -t req -m ping -D publish response-topic reply -D publish correlation-data 42
+    wait "$sub5_pid" || { echo "mqtt-sub -V 5 failed:"; cat "$work/sub5.out"; exit 1; }
+    [ "$(cat "$work/sub5.out")" = "req ping reply to reply (42) " ] || { echo "mqtt-sub -V 5 printed:"; cat "$work/sub5.out"; exit 1; } ;;
   "go list -deps ./client/... ./store/... ./packets/... | grep -E 'mochi-mqtt|testify|goleak|jennifer'")
     # The README says this prints nothing: grep finding a line is the failure.
     deps=$(go list -deps ./client/... ./store/... ./packets/...)
