@@ -65,7 +65,7 @@ func (c *Client) authenticate(ctx context.Context, nc net.Conn, a Authenticator)
 		if err != nil {
 			return nil, err
 		}
-		c.s.log.Debug("received", "packet", p.String())
+		c.trace(false, p)
 		switch p := p.(type) {
 		case *packets.Connack:
 			if p.ReasonCode >= 0x80 {
@@ -92,6 +92,7 @@ func (c *Client) authenticate(ctx context.Context, nc net.Conn, a Authenticator)
 				return nil, fmt.Errorf("%w: %w", ErrAuthentication, err)
 			}
 			reply := &packets.Auth{ReasonCode: packets.ReasonContinueAuthentication, Properties: authProperties(a.Method(), answer)}
+			c.trace(true, reply)
 			b, err := reply.AppendVersion(nil, MQTT5)
 			if err != nil {
 				return nil, err

@@ -223,6 +223,26 @@ type Config struct {
 
 	// Logger receives the client's log. Nil: nothing is logged.
 	Logger *slog.Logger
+
+	// OnPacket, when set, is told of every control packet the client sends
+	// (sent true) and receives, CONNECT and CONNACK included, for a packet
+	// trace such as mqtt-sub -d prints. A packet to send is reported just
+	// before it is queued, so before anything the broker sends in answer
+	// to it; one that then cannot be queued (the connection ended, or it is
+	// over the broker's Maximum Packet Size) has been reported all the
+	// same. A PUBLISH is reported with its topic, before a topic alias
+	// replaces it.
+	//
+	// It is called synchronously on whichever goroutine sends or reads
+	// the packet: the client's own (the connection loop, the reader, the
+	// session, handler goroutines acknowledging a message) and the
+	// caller's (Publish of a QoS 0 message, Disconnect), several at once.
+	// It must be safe for concurrent use, must return quickly (the reader
+	// and writers wait for it), must not call the Client, and must not
+	// retain p nor anything p refers to: a received packet's memory is
+	// reused for the next one. A CONNECT carries the password; print it
+	// with care. Nil: no trace, at no cost.
+	OnPacket func(sent bool, p packets.Packet)
 }
 
 // DialFunc opens the byte stream to one broker. The returned connection must

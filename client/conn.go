@@ -38,7 +38,7 @@ type conn struct {
 	level          packets.ProtocolLevel
 	server         ServerSettings // the broker's CONNACK limits, or 3.1.x defaults
 	ka             *keepalive     // nil when keepalive is off
-	debug          bool
+	tracing        bool           // packets go to the debug log or Config.OnPacket
 
 	// Read loop only.
 	aliasIn []string // inbound topic aliases, indexed by alias; made on first use
@@ -112,6 +112,9 @@ func (cn *conn) endAppend(wasEmpty, appended bool) {
 // send queues any packet. The hot paths use sendAck and sendPublish, which
 // do not box their packet.
 func (cn *conn) send(p packets.Packet) error {
+	if cn.tracing {
+		cn.c.trace(true, p)
+	}
 	wasEmpty, err := cn.beginAppend()
 	if err != nil {
 		return err
@@ -121,7 +124,6 @@ func (cn *conn) send(p packets.Packet) error {
 	// other packet over it is an error.
 	cn.pending, err = packets.AppendWithin(cn.pending, p, cn.level, cn.server.MaximumPacketSize)
 	cn.endAppend(wasEmpty, err == nil)
-	cn.logSent(p, err)
 	return err
 }
 
@@ -132,6 +134,10 @@ func (cn *conn) sendAck(t packets.Type, id uint16) error {
 
 // sendAckCode is sendAck with a 5.0 reason code; at 3.1.x code is 0.
 func (cn *conn) sendAckCode(t packets.Type, id uint16, code packets.ReasonCode) error {
+	if cn.tracing {
+		// Boxed only for the trace: the hot path does not allocate.
+		cn.c.trace(true, ackPacket(t, id, code))
+	}
 	wasEmpty, err := cn.beginAppend()
 	if err != nil {
 		return err
@@ -154,13 +160,10 @@ func (cn *conn) sendAckCode(t packets.Type, id uint16, code packets.ReasonCode) 
 	if t == packets.TypePuback || t == packets.TypePubcomp {
 		cn.unacked.Add(-1)
 	}
-	if cn.debug {
-		cn.logSent(ackPacket(t, id, code), nil)
-	}
 	return nil
 }
 
-// ackPacket builds an acknowledgment as a Packet, for the debug log.
+// ackPacket builds an acknowledgment as a Packet, for the trace.
 func ackPacket(t packets.Type, id uint16, code packets.ReasonCode) packets.Packet {
 	switch t {
 	case packets.TypePuback:
@@ -180,6 +183,9 @@ func ackPacket(t packets.Type, id uint16, code packets.ReasonCode) packets.Packe
 // resent with DUP set (MQTT-3.3.1-1): brokers treat a DUP PUBLISH they do
 // not know differently from a new one.
 func (cn *conn) sendPublish(m *outMsg) error {
+	if cn.tracing {
+		cn.c.trace(true, &m.pub)
+	}
 	wasEmpty, err := cn.beginAppend()
 	if err != nil {
 		return err
@@ -193,7 +199,6 @@ func (cn *conn) sendPublish(m *outMsg) error {
 		cn.waiters = append(cn.waiters, m)
 	}
 	cn.endAppend(wasEmpty, err == nil)
-	cn.logSent(&m.pub, err)
 	return err
 }
 
@@ -247,6 +252,9 @@ func (cn *conn) sendDisconnect(p *packets.Disconnect) <-chan struct{} {
 	if p == nil {
 		p = &packets.Disconnect{}
 	}
+	if cn.tracing {
+		cn.c.trace(true, p)
+	}
 	wasEmpty, err := cn.beginAppend()
 	if err == nil {
 		cn.pending, err = packets.AppendWithin(cn.pending, p, cn.level, cn.server.MaximumPacketSize)
@@ -261,9 +269,20 @@ func (cn *conn) sendDisconnect(p *packets.Disconnect) <-chan struct{} {
 	return sent
 }
 
-func (cn *conn) logSent(p packets.Packet, err error) {
-	if cn.debug && err == nil {
-		cn.c.s.log.Debug("sent", "packet", p.String())
+// trace reports a packet sent or received to the debug log and to
+// Config.OnPacket. Connections call it only when tracing is set, so that
+// without either the hot paths neither box a packet nor call String.
+func (c *Client) trace(sent bool, p packets.Packet) {
+	if debugEnabled(c.s.log) {
+		// String never shows a password.
+		if sent {
+			c.s.log.Debug("sent", "packet", p.String())
+		} else {
+			c.s.log.Debug("received", "packet", p.String())
+		}
+	}
+	if fn := c.s.OnPacket; fn != nil {
+		fn(sent, p)
 	}
 }
 
@@ -301,9 +320,8 @@ func (cn *conn) readLoop() {
 			_, pong := p.(*packets.Pingresp)
 			cn.ka.received(pong)
 		}
-		if cn.debug {
-			// String never shows a password.
-			c.s.log.Debug("received", "packet", p.String())
+		if cn.tracing {
+			c.trace(false, p)
 		}
 		if err := c.dispatch(cn, p); err != nil {
 			cn.abort(err)

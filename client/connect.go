@@ -286,7 +286,7 @@ func (c *Client) connectTo(ctx context.Context, u *url.URL) (*conn, error) {
 		sessionPresent: connack.SessionPresent,
 		level:          c.s.Protocol,
 		server:         defaultServer(max(c.s.KeepAlive, 0)),
-		debug:          debugEnabled(c.s.log),
+		tracing:        debugEnabled(c.s.log) || c.s.OnPacket != nil,
 		wake:           make(chan struct{}, 1),
 		done:           make(chan struct{}),
 	}
@@ -359,7 +359,7 @@ func (c *Client) handshake(ctx context.Context, nc net.Conn, username, password 
 			connect.Properties.SetAuthenticationData(data)
 		}
 	}
-	c.s.log.Debug("sent", "packet", connect.String())
+	c.trace(true, connect)
 	b, err := connect.AppendVersion(nil, c.s.Protocol)
 	if err != nil {
 		return nil, err
@@ -377,7 +377,7 @@ func (c *Client) handshake(ctx context.Context, nc net.Conn, username, password 
 	if err != nil {
 		return nil, err
 	}
-	c.s.log.Debug("received", "packet", p.String())
+	c.trace(false, p)
 	connack, ok := p.(*packets.Connack)
 	if !ok {
 		return nil, fmt.Errorf("%w: %s before CONNACK (MQTT-3.2.0-1)", ErrProtocolViolation, p.Type())

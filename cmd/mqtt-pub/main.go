@@ -19,9 +19,9 @@
 // --timeout ran out; 1 for everything else, usage errors, --help and
 // --version included, as mosquitto_pub.
 //
-// -d prints the client's debug log on stderr: every packet sent and
-// received (passwords redacted), connections, losses, reconnection attempts
-// and each publish. mosquitto_pub prints its packet trace on stdout.
+// -d prints mosquitto_pub's packet trace on stdout, in its words: "Client
+// <id> sending PUBLISH (d0, q1, r0, m1, 'topic', ... (5 bytes))". The
+// password is never printed.
 //
 // Run mqtt-pub --help for the options; the internal/cli package documents
 // where they differ from mosquitto_pub.

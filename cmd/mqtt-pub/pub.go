@@ -32,7 +32,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err != nil {
 		return cli.ReportParseError(cli.Pub, err, stdout, stderr)
 	}
-	out := o.NewOutput(stderr)
+	out := o.NewOutput(stdout, stderr)
 	payload, err := loadPayload(o, stdin)
 	if err != nil {
 		return cli.ReportParseError(cli.Pub, err, stdout, out.Errors)
@@ -149,12 +149,6 @@ type publisher struct {
 	failure   error // the first error that ends the run
 }
 
-func (p *publisher) debug(payload []byte) {
-	if p.out.Log != nil {
-		p.out.Log.Debug("publishing", "topic", p.o.Topic, "qos", p.o.QoS, "retain", p.o.Retain, "bytes", len(payload))
-	}
-}
-
 // repeat publishes one message --repeat times, waiting for each to be
 // complete (for QoS 1 and 2: acknowledged, across reconnects) and then
 // --repeat-delay before the next, as mosquitto_pub does.
@@ -169,7 +163,6 @@ func (p *publisher) repeat(ctx context.Context, payload []byte) {
 				return
 			}
 		}
-		p.debug(payload)
 		if !p.record(p.c.Publish(ctx, p.o.Topic, payload, p.opts...)) {
 			return
 		}
@@ -245,7 +238,6 @@ func (p *publisher) lines(ctx context.Context, stdin io.Reader) {
 			p.fail(fmt.Errorf("reading stdin: %w", l.err))
 			return
 		}
-		p.debug(l.data)
 		d, err := p.c.PublishAsync(p.o.Topic, l.data, p.opts...)
 		if err != nil {
 			p.record(err)

@@ -232,7 +232,7 @@ func TestRefusal(t *testing.T) {
 				assert.Equal(t, want.Stderr, got.Stderr)
 			}
 			if strings.Contains(tc.name, "debug") {
-				assert.Contains(t, got.Stderr, "level=")
+				assert.Contains(t, got.Stdout, "received CONNACK (5)\n")
 			}
 		})
 	}
@@ -305,7 +305,7 @@ func TestReconnectResendsLines(t *testing.T) {
 			require.NoError(t, pub.Stdin().Close())
 			res := pub.Wait(t, 20*time.Second)
 			require.Equal(t, 0, res.Code, "stderr: %s", res.Stderr)
-			assert.Equal(t, 3, strings.Count(res.Stderr, "msg=connected"), "the debug log shows two reconnections:\n%s", res.Stderr)
+			assert.Equal(t, 3, strings.Count(res.Stdout, " received CONNACK (0)\n"), "the trace shows two reconnections:\n%s", res.Stdout)
 
 			msgs := col.wait(n, 10*time.Second)
 			count := map[string]int{}

@@ -11,10 +11,11 @@
 // 27 when -W ran out ("Timed out"); 1 for everything else, usage errors,
 // --help and --version included, as mosquitto_sub.
 //
-// -d prints the client's debug log on stderr: every packet sent and
-// received (passwords redacted), connections, losses, reconnection attempts
-// and subscriptions. mosquitto_sub prints its packet trace on stdout, among
-// the messages.
+// -d prints mosquitto_sub's packet trace on stdout, among the messages, in
+// its words: "Client <id> received PUBLISH (d0, q1, r0, m1, 'topic', ...
+// (5 bytes))", and "Subscribed (mid: 1): 1" after each SUBACK. A QoS 1 or 2
+// message prints before its acknowledgment, where mosquitto_sub prints it
+// once the flow is complete.
 //
 // Run mqtt-sub --help for the options; the internal/cli package documents
 // where they differ from mosquitto_sub.

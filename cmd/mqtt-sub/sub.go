@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -37,7 +36,7 @@ func run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 	if err != nil {
 		return cli.ReportParseError(cli.Sub, err, stdout, stderr)
 	}
-	out := o.NewOutput(stderr)
+	out := o.NewOutput(stdout, stderr)
 	cfg, err := o.ClientConfig(out)
 	if err != nil {
 		return cli.ReportParseError(cli.Sub, err, stdout, out.Errors)
@@ -79,7 +78,7 @@ func run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 		c:       c,
 		subOpts: subOpts,
 		out:     out,
-		stdout:  stdout,
+		stdout:  out.Stdout,
 		stop:    stop,
 		printer: cli.Printer{
 			Format:       o.Format,
@@ -143,7 +142,7 @@ func (s *subscriber) subscribe(ctx context.Context) error {
 	for i, f := range s.o.Topics {
 		filters[i] = client.TopicFilter{Filter: f, QoS: client.QoS(s.o.QoS)}
 	}
-	granted, err := s.c.SubscribeMany(ctx, filters, s.handle, s.subOpts...)
+	_, err := s.c.SubscribeMany(ctx, filters, s.handle, s.subOpts...)
 	var refused *client.SubscribeError
 	switch {
 	case errors.As(err, &refused):
@@ -153,19 +152,9 @@ func (s *subscriber) subscribe(ctx context.Context) error {
 	case err != nil:
 		return err
 	}
-	if log := s.out.Log; log != nil {
-		for i, f := range filters {
-			if !slices.Contains(refusedFilters(refused), f.Filter) {
-				log.Debug("subscribed", "filter", f.Filter, "granted_qos", int(granted[i]))
-			}
-		}
-	}
 	if len(s.o.Unsubscribe) > 0 {
 		if err := s.c.Unsubscribe(ctx, s.o.Unsubscribe...); err != nil {
 			return err
-		}
-		if log := s.out.Log; log != nil {
-			log.Debug("unsubscribed", "filters", s.o.Unsubscribe)
 		}
 	}
 	if s.o.ExitAfterSubscribe {
@@ -208,14 +197,6 @@ func (s *subscriber) handle(m *client.Message) {
 			s.finish()
 		}
 	}
-}
-
-// refusedFilters lists the filters of a SubscribeError, if any.
-func refusedFilters(e *client.SubscribeError) []string {
-	if e == nil {
-		return nil
-	}
-	return e.Refused
 }
 
 func (s *subscriber) finish() {

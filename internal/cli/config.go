@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/url"
 	"os"
@@ -25,28 +24,30 @@ import (
 // client's default, as an interactive tool should be.
 var reconnect = client.Backoff{InitialDelay: 500 * time.Millisecond, MaxDelay: 30 * time.Second}
 
-// Output is where a run reports what is not its output proper.
+// Output is where a run writes.
 type Output struct {
+	// Stdout receives the messages of mqtt-sub and the trace of -d, from
+	// several goroutines: stdout, wrapped so that each write stays whole.
+	Stdout io.Writer
 	// Errors receives runtime errors and warnings: stderr, or io.Discard
 	// with --quiet.
 	Errors io.Writer
-	// Log is the debug log of -d, nil without it.
-	Log *slog.Logger
+	// Trace is the packet trace of -d, nil without it.
+	Trace *Trace
 }
 
-// NewOutput returns the Output for o writing to stderr, which it wraps so
-// that the client's goroutines and the tool's may write to it at once.
-func (o *Options) NewOutput(stderr io.Writer) Output {
-	w := &SyncWriter{W: stderr}
-	out := Output{Errors: w}
+// NewOutput returns the Output for o writing to stdout and stderr, which it
+// wraps so that the client's goroutines and the tool's may write to them
+// at once.
+func (o *Options) NewOutput(stdout, stderr io.Writer) Output {
+	out := Output{Stdout: &SyncWriter{W: stdout}, Errors: &SyncWriter{W: stderr}}
 	if o.Quiet {
 		out.Errors = io.Discard
 	}
 	if o.Debug {
-		// mosquitto's -d traces every packet on stdout. The client logs
-		// every packet at Debug level, so -d prints its log, on stderr,
-		// where it cannot mix with the messages of mqtt-sub.
-		out.Log = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		// As mosquitto's -d: the packet trace on stdout, among the
+		// messages; --quiet leaves out mosquitto_sub's "Subscribed" lines.
+		out.Trace = NewTrace(out.Stdout, o.Tool == Sub && !o.Quiet)
 	}
 	return out
 }
@@ -138,7 +139,9 @@ func (o *Options) ClientConfig(out Output) (client.Config, error) {
 		Reconnect:         reconnect,
 		ConnectRetry:      o.ConnectRetry,
 		MaxPacketSize:     o.MaxPacketSize,
-		Logger:            out.Log,
+	}
+	if out.Trace != nil {
+		cfg.OnPacket = out.Trace.Packet
 	}
 	if o.WillTopic != "" {
 		cfg.Will = &client.Will{
@@ -177,11 +180,6 @@ func (o *Options) ClientConfig(out Output) (client.Config, error) {
 			return fail("Error: Problem setting TLS options: %s.\n", err)
 		}
 		cfg.Transport.TLSConfig = tc
-	}
-	if log := out.Log; log != nil {
-		cfg.OnReconnecting = func(attempt int, delay time.Duration) {
-			log.Debug("reconnecting", "attempt", attempt, "delay", delay.Round(time.Millisecond))
-		}
 	}
 	cfg.OnConnectionLost = func(err error) {
 		// Say why the connection dropped on a packet above the limit,

@@ -159,14 +159,26 @@ func TestCipherSuites(t *testing.T) {
 }
 
 func TestNewOutput(t *testing.T) {
-	var stderr bytes.Buffer
-	out := parse(t, Pub, "-t", "a", "-n", "--quiet").NewOutput(&stderr)
+	var stdout, stderr bytes.Buffer
+	out := parse(t, Pub, "-t", "a", "-n", "--quiet").NewOutput(&stdout, &stderr)
 	assert.Equal(t, io.Discard, out.Errors)
-	assert.Nil(t, out.Log)
-	out = parse(t, Pub, "-t", "a", "-n", "-d").NewOutput(&stderr)
-	require.NotNil(t, out.Log)
-	out.Log.Debug("hello")
-	assert.Contains(t, stderr.String(), "level=DEBUG msg=hello")
+	assert.Nil(t, out.Trace)
+	cfg, err := parse(t, Pub, "-t", "a", "-n").ClientConfig(out)
+	require.NoError(t, err)
+	assert.Nil(t, cfg.OnPacket, "no trace without -d")
+
+	// -d traces on stdout, as mosquitto's tools do; --quiet silences
+	// mosquitto_sub's "Subscribed" line, not the trace.
+	o := parse(t, Sub, "-t", "a", "-d", "--quiet")
+	out = o.NewOutput(&stdout, &stderr)
+	require.NotNil(t, out.Trace)
+	cfg, err = o.ClientConfig(out)
+	require.NoError(t, err)
+	require.NotNil(t, cfg.OnPacket)
+	assert.Nil(t, cfg.Logger)
+	cfg.OnPacket(false, &packets.Suback{PacketID: 1, ReturnCodes: []packets.SubackCode{0}})
+	assert.Equal(t, "Client (null) received SUBACK\n", stdout.String())
+	assert.Empty(t, stderr.String())
 }
 
 // TestConnectionLostWarning checks that a packet above --max-packet-size,

@@ -1,6 +1,7 @@
 // Package cli is the code cmd/mqtt-pub and cmd/mqtt-sub share: their
 // command line, the per-user file of default options, the client.Config
-// both build from it (TLS from files included: TLSFiles), the errors and exit statuses they report, and the
+// both build from it (TLS from files included: TLSFiles), the errors and
+// exit statuses they report, the packet trace of -d (Trace), and the
 // output formats of mqtt-sub.
 //
 // Both tools are drop-in replacements for mosquitto_pub and mosquitto_sub
@@ -42,9 +43,14 @@
 //   - TLS-PSK and OpenSSL engines are refused with a message; --ciphers
 //     takes cipher names only (see CipherSuites); --tls-version tlsv1.1 is
 //     refused; TLS errors say why, after mosquitto's words.
-//   - -d prints the client's debug log on stderr, where mosquitto prints
-//     its packet trace on stdout: every packet sent and received (passwords
-//     redacted), connections, losses and reconnection attempts.
+//   - -d prints mosquitto's packet trace on stdout, line for line (see
+//     Trace), but for the client identifier of a run without -i at 3.1.1
+//     (see below), and for mqtt-sub's messages: it prints a QoS 1 or 2
+//     message before acknowledging it, in the order of arrival, where
+//     mosquitto_sub prints it once its flow is complete (a QoS 2 one after
+//     the messages that arrived meanwhile). After a refusal mosquitto_sub
+//     also prints "sending DISCONNECT", which mqtt-sub does not send. A
+//     reconnection shows as a new CONNECT.
 //   - An empty topic and a port that is not a number are usage errors where
 //     mosquitto fails later; -L takes IPv6 literals in brackets.
 //   - --random-filter is a percentage as documented (mosquitto_sub 2.0.11

@@ -54,7 +54,7 @@ Usage: mqtt-pub {[-h host] [--unix path] [-p port] [-u username] [-P password | 
 
  -A : bind the outgoing socket to this host/ip address. Use to control which interface
       the client communicates over.
- -d : enable debug messages (the client's log, on stderr).
+ -d : enable debug messages.
  -c : disable clean session/enable persistent client mode
       When this argument is used, the broker will be instructed not to clean existing sessions
       for the same client id when the client connects. With -q 2 it also makes resends after
@@ -126,7 +126,7 @@ Usage: mqtt-sub {[-h host] [--unix path] [-p port] [-u username] [-P password | 
       When this argument is used, the broker will be instructed not to clean existing sessions
       for the same client id when the client connects.
  -C : disconnect and exit after receiving the 'msg_count' messages.
- -d : enable debug messages (the client's log, on stderr).
+ -d : enable debug messages.
  -E : Exit once all subscriptions have been acknowledged by the broker.
  -F : output format.
  -h : mqtt host to connect to. Defaults to localhost.

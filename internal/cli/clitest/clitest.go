@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -256,4 +257,53 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// randomID matches the client identifiers made up for a run: mqtt-pub's
+// and mqtt-sub's ("feedmq-" and 16 hex digits), libmosquitto's at MQTT 3.1
+// ("mosq-" and letters) and those mosquitto assigns at 5.0 ("auto-" and a
+// UUID).
+var randomID = regexp.MustCompile(`^Client (feedmq-[0-9a-f]{16}|mosq-[0-9A-Za-z]+|auto-[0-9A-F-]{36}) `)
+
+// NormalizeTrace returns the lines of a -d trace with the client
+// identifiers made up for the run replaced by "<random>". With nullIsRandom
+// "(null)", the empty identifier mosquitto's tools send at 3.1.1 where
+// ours make one up, is replaced too.
+func NormalizeTrace(out string, nullIsRandom bool) []string {
+	lines := strings.SplitAfter(out, "\n")
+	if lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	for i, l := range lines {
+		l = randomID.ReplaceAllString(l, "Client <random> ")
+		if nullIsRandom {
+			if rest, ok := strings.CutPrefix(l, "Client (null) "); ok {
+				l = "Client <random> " + rest
+			}
+		}
+		lines[i] = l
+	}
+	return lines
+}
+
+// TraceStreams splits the lines of mqtt-sub's or mosquitto_sub's -d output
+// into what arrived (received packets, and "Subscribed" after SUBACK), what
+// was sent, and the rest: the messages printed. Each keeps its order.
+// mosquitto_sub prints a message once its QoS 1 or 2 flow is acknowledged,
+// on the one thread that also reads; mqtt-sub prints it from a handler
+// goroutine, before the acknowledgment, while the reader goes on. Each
+// stream is the same for both; their interleaving is not.
+func TraceStreams(lines []string) (received, sent, messages []string) {
+	for _, l := range lines {
+		switch {
+		case strings.HasPrefix(l, "Client ") && strings.Contains(l, " received "),
+			strings.HasPrefix(l, "Subscribed (mid: "), strings.HasPrefix(l, "Received DISCONNECT"):
+			received = append(received, l)
+		case strings.HasPrefix(l, "Client ") && strings.Contains(l, " sending "):
+			sent = append(sent, l)
+		default:
+			messages = append(messages, l)
+		}
+	}
+	return received, sent, messages
 }
