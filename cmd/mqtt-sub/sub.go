@@ -143,6 +143,11 @@ func (s *subscriber) subscribe(ctx context.Context) error {
 		for i, f := range filters {
 			if !slices.Contains(refusedFilters(refused), f.Filter) {
 				log.Debug("subscribed", "filter", f.Filter, "granted_qos", int(granted[i]))
+				if granted[i] < f.QoS {
+					// RabbitMQ grants QoS 1 to a QoS 2 subscription.
+					log.Warn("the broker granted a lower QoS than requested",
+						"filter", f.Filter, "requested_qos", int(f.QoS), "granted_qos", int(granted[i]))
+				}
 			}
 		}
 	}
