@@ -179,3 +179,18 @@ func waitReady(probe func() error, done <-chan struct{}, timeout time.Duration) 
 
 // netDial dials addr over TCP within probeTimeout.
 func netDial(addr string) (net.Conn, error) { return net.DialTimeout("tcp", addr, probeTimeout) }
+
+// saveLog writes a broker's whole log to $FEEDMQ_BROKER_LOGS/name.log when
+// that variable names a directory; a failed test prints only the end.
+func saveLog(tb testing.TB, name, log string) {
+	dir := os.Getenv("FEEDMQ_BROKER_LOGS")
+	if dir == "" {
+		return
+	}
+	path := filepath.Join(dir, name+".log")
+	if err := os.WriteFile(path, []byte(log), 0o644); err != nil {
+		tb.Logf("brokers: save the log: %v", err)
+		return
+	}
+	tb.Logf("brokers: the whole log is in %s", path)
+}

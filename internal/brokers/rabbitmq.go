@@ -93,6 +93,7 @@ func StartRabbitMQCluster(tb testing.TB, n int) []*RabbitMQ {
 			r.Stop()
 			if tb.Failed() {
 				tb.Logf("brokers: log of RabbitMQ node %s (MQTT on %s):\n%s", r.node, r.URL(), tail(r.Log(), maxDump))
+				saveLog(tb, r.node, r.Log())
 			}
 		})
 		r.Start(tb)
@@ -238,10 +239,18 @@ func (r *RabbitMQ) writeConfig(peers []string) error {
 // returns once it serves MQTT.
 func (r *RabbitMQ) Start(tb testing.TB) {
 	tb.Helper()
+	if err := r.TryStart(); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// TryStart is Start that returns its failure, for a test that reports a
+// node that does not come back as the broker's defect.
+func (r *RabbitMQ) TryStart() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.proc != nil {
-		return
+		return nil
 	}
 	cmd := exec.Command(r.cluster.bin)
 	cmd.Dir = r.dir
@@ -266,14 +275,15 @@ func (r *RabbitMQ) Start(tb testing.TB) {
 	r.log.notef("starting node %s, MQTT on %s", r.node, r.URL())
 	p, err := startProcess(cmd, &r.log)
 	if err != nil {
-		tb.Fatal(err)
+		return err
 	}
 	r.proc = p
 	if err := waitReady(func() error { return probeMQTT(hostPort(r.mqttPort)) }, p.done, rabbitReadyTimeout); err != nil {
 		r.proc = nil
 		p.stop(syscall.SIGKILL)
-		tb.Fatalf("brokers: RabbitMQ node %s: %v (%v)\n%s", r.node, err, p.err, tail(r.Log(), maxDump))
+		return fmt.Errorf("brokers: RabbitMQ node %s: %w (%v)", r.node, err, p.err)
 	}
+	return nil
 }
 
 // Stop shuts the node down cleanly and waits for it.
