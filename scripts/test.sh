@@ -74,7 +74,12 @@ fi
 go run ./gen -out packets -check
 
 step "go test -race"
-go test -race -count=1 ./...
+# The broker matrix runs on its own afterwards: its RabbitMQ nodes would
+# otherwise load the machine under the client's timing tests.
+go test -race -count=1 $(go list ./... | grep -v '/internal/brokers$')
+
+step "broker matrix: mosquitto, mochi, RabbitMQ (one node and a cluster), aedes"
+go test -race -count=1 ./internal/brokers
 
 step "fuzz targets (briefly, on top of the seed corpus)"
 for target in $(go test -list '^Fuzz' ./packets | grep '^Fuzz'); do

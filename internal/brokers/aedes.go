@@ -53,7 +53,7 @@ process.on('SIGINT', stop)
 
 // aedesNotFound is the skip or failure message without node or aedes.
 const aedesNotFound = "brokers: aedes needs node and the npm packages of internal/brokers/node/package.json " +
-	"in %s (scripts/test.sh installs them; FEEDMQ_NODE_MODULES may name another directory): %v"
+	"(aedes, ws) in %s (scripts/test.sh installs them; FEEDMQ_NODE_MODULES may name another directory): %v"
 
 // aedes is an aedes broker run by node.
 type aedes struct {
