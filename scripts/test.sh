@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs what the tests need
-# (mosquitto), checks formatting, vet and generated code, runs every test with
+# (mosquitto, RabbitMQ, aedes), checks formatting, vet and generated code, runs every test with
 # the race detector, runs each fuzz target briefly, and builds the benchmark
 # module. README.md names this script; .ci/run runs it.
 set -euo pipefail
@@ -16,11 +16,25 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mos
 command -v mosquitto_pub >/dev/null 2>&1 || need+=(mosquitto-clients)
 command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || need+=(iproute2)
 command -v unshare >/dev/null 2>&1 || need+=(util-linux)
+# The broker matrix (internal/brokers): RabbitMQ with its MQTT plugins, and
+# node/npm for aedes and MQTT.js.
+[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || need+=(rabbitmq-server)
+command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
 if [ ${#need[@]} -gt 0 ]; then
   step "installing ${need[*]}"
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+# aedes and MQTT.js, pinned in internal/brokers/node/package.json, go into a
+# cache outside the repository (internal/brokers reads FEEDMQ_NODE_MODULES).
+node_dir="${XDG_CACHE_HOME:-$HOME/.cache}/feedmq/node"
+export FEEDMQ_NODE_MODULES="$node_dir/node_modules"
+if ! cmp -s internal/brokers/node/package.json "$node_dir/package.json" || [ ! -d "$node_dir/node_modules/aedes" ]; then
+  step "npm install (aedes, MQTT.js) into $node_dir"
+  mkdir -p "$node_dir"
+  cp internal/brokers/node/package.json "$node_dir/package.json"
+  (cd "$node_dir" && npm install --no-audit --no-fund --loglevel=error)
 fi
 # A missing broker fails the integration tests instead of skipping them.
 export FEEDMQ_REQUIRE_BROKER=1
@@ -60,7 +74,12 @@ fi
 go run ./gen -out packets -check
 
 step "go test -race"
-go test -race -count=1 ./...
+# The broker matrix runs on its own afterwards: its RabbitMQ nodes would
+# otherwise load the machine under the client's timing tests.
+go test -race -count=1 $(go list ./... | grep -v '/internal/brokers$')
+
+step "broker matrix: mosquitto, mochi, RabbitMQ (one node and a cluster), aedes"
+go test -race -count=1 ./internal/brokers
 
 step "fuzz targets (briefly, on top of the seed corpus)"
 for target in $(go test -list '^Fuzz' ./packets | grep '^Fuzz'); do

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -142,7 +143,7 @@ func (s *subscriber) subscribe(ctx context.Context) error {
 	for i, f := range s.o.Topics {
 		filters[i] = client.TopicFilter{Filter: f, QoS: client.QoS(s.o.QoS)}
 	}
-	_, err := s.c.SubscribeMany(ctx, filters, s.handle, s.subOpts...)
+	granted, err := s.c.SubscribeMany(ctx, filters, s.handle, s.subOpts...)
 	var refused *client.SubscribeError
 	switch {
 	case errors.As(err, &refused):
@@ -151,6 +152,16 @@ func (s *subscriber) subscribe(ctx context.Context) error {
 		}
 	case err != nil:
 		return err
+	}
+	if s.o.Debug {
+		// The trace shows the granted QoS ("Subscribed (mid: 1): 1"), as
+		// mosquitto_sub's does; a downgrade (RabbitMQ grants QoS 1 to a
+		// QoS 2 subscription) also gets a warning, which it lacks.
+		for i, f := range filters {
+			if i < len(granted) && !slices.Contains(refusedFilters(refused), f.Filter) && granted[i] < f.QoS {
+				fmt.Fprintf(s.out.Errors, "Warning: the broker granted QoS %d for %s, QoS %d was requested.\n", granted[i], f.Filter, f.QoS)
+			}
+		}
 	}
 	if len(s.o.Unsubscribe) > 0 {
 		if err := s.c.Unsubscribe(ctx, s.o.Unsubscribe...); err != nil {
@@ -197,6 +208,14 @@ func (s *subscriber) handle(m *client.Message) {
 			s.finish()
 		}
 	}
+}
+
+// refusedFilters lists the filters of a SUBACK refusal, none for nil.
+func refusedFilters(e *client.SubscribeError) []string {
+	if e == nil {
+		return nil
+	}
+	return e.Refused
 }
 
 func (s *subscriber) finish() {
