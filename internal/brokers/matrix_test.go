@@ -17,6 +17,7 @@ import (
 
 	"github.com/feedmq/feedmq/client"
 	"github.com/feedmq/feedmq/internal/brokers"
+	"github.com/feedmq/feedmq/packets"
 )
 
 // The broker matrix: every check runs against every broker. A check of a
@@ -57,24 +58,65 @@ var checks = []struct {
 	{"restart-session", []brokers.Feature{brokers.FeatureDurableSessions}, checkRestartSession},
 }
 
+// TestMatrix runs every check against every broker at MQTT 3.1.1, then at
+// 5.0 where the broker speaks it.
 func TestMatrix(t *testing.T) {
 	for _, s := range starters {
 		t.Run(s.name, func(t *testing.T) {
 			t.Parallel()
 			b := s.start(t)
 			t.Logf("matrix: broker %s version %s", b.Name(), b.Version())
-			for _, c := range checks {
-				t.Run(c.name, func(t *testing.T) {
-					for _, f := range c.needs {
-						if why := b.Lacks(f); why != "" {
-							t.Skipf("matrix: %s lacks %s: %s", b.Name(), f, why)
+			for _, proto := range []packets.ProtocolLevel{client.MQTT311, client.MQTT5} {
+				t.Run(fmt.Sprintf("level %d", proto), func(t *testing.T) {
+					if proto == client.MQTT5 {
+						if err := speaks5(b); err != nil {
+							t.Skipf("matrix: %s lacks MQTT 5.0: it refuses a level-5 CONNECT: %v", b.Name(), err)
 						}
 					}
-					c.run(t, b)
+					lb := atLevel{b, proto}
+					for _, c := range checks {
+						t.Run(c.name, func(t *testing.T) {
+							for _, f := range c.needs {
+								if why := b.Lacks(f); why != "" {
+									t.Skipf("matrix: %s lacks %s: %s", b.Name(), f, why)
+								}
+							}
+							c.run(t, lb)
+						})
+					}
 				})
 			}
 		})
 	}
+}
+
+// atLevel is a broker the checks talk to at one protocol level: connect
+// and newClient give their clients that level.
+type atLevel struct {
+	brokers.Broker
+	proto packets.ProtocolLevel
+}
+
+// levelOf is the protocol level the checks use for b.
+func levelOf(b brokers.Broker) packets.ProtocolLevel {
+	if l, ok := b.(atLevel); ok {
+		return l.proto
+	}
+	return client.MQTT311
+}
+
+// speaks5 tries a level-5 connection: brokers that speak 3.1.1 only
+// (RabbitMQ before 3.13, aedes) refuse it.
+func speaks5(b brokers.Broker) error {
+	c, err := client.New(client.Config{Brokers: []string{b.URL()}, Protocol: client.MQTT5,
+		Username: brokers.User, Password: brokers.Password})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return c.Connect(ctx)
 }
 
 // fastBackoff reconnects quickly, so checks that restart a broker stay short.
@@ -88,6 +130,7 @@ func connect(t *testing.T, b brokers.Broker, cfg client.Config) *client.Client {
 		cfg.Brokers = []string{b.URL()}
 	}
 	cfg.Username, cfg.Password = brokers.User, brokers.Password
+	cfg.Protocol = levelOf(b)
 	if cfg.Reconnect == (client.Backoff{}) {
 		cfg.Reconnect = fastBackoff
 	}
@@ -148,7 +191,7 @@ func checkAuth(t *testing.T, b brokers.Broker) {
 		{"anonymous", "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := client.New(client.Config{Brokers: []string{b.URL()}, Username: tc.user, Password: tc.pass})
+			c, err := client.New(client.Config{Brokers: []string{b.URL()}, Username: tc.user, Password: tc.pass, Protocol: levelOf(b)})
 			require.NoError(t, err)
 			defer c.Close()
 			err = c.Connect(testCtx(t, 10*time.Second))
