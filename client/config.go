@@ -36,7 +36,7 @@ const (
 	DefaultPingTimeout    = 10 * time.Second
 	DefaultConnectTimeout = 30 * time.Second
 	DefaultWriteTimeout   = 30 * time.Second
-	DefaultMaxInflight    = 32
+	DefaultMaxInflight    = 20
 	DefaultMaxPending     = 1000
 	DefaultMaxPacketSize  = 1 << 20
 	DefaultHandlerQueue   = 4096
@@ -137,7 +137,11 @@ type Config struct {
 	RetryOnAuthFailure bool
 
 	// MaxInflight bounds the QoS 1 and 2 messages sent and not yet
-	// acknowledged (the send window). Zero: DefaultMaxInflight.
+	// acknowledged (the send window). At 5.0 the broker's Receive Maximum
+	// lowers it. At 3.1.x a broker cannot say its limit, and mosquitto 2.0
+	// acknowledges a QoS 2 message over its own (max_inflight_messages,
+	// 20 by default) and drops it; so the default is 20. Raise it only
+	// for a broker known to take more. Zero: DefaultMaxInflight.
 	MaxInflight int
 
 	// MaxPending bounds the messages accepted and not yet completed:
