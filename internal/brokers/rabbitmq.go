@@ -66,6 +66,15 @@ func StartRabbitMQ(tb testing.TB) *RabbitMQ {
 
 // StartRabbitMQCluster runs n RabbitMQ nodes that form one cluster: the
 // first starts alone, each other one joins it by classic peer discovery.
+//
+// A cluster that must survive losing a node needs n >= 3. RabbitMQ 3.8 to
+// 3.11 track MQTT client IDs in a Raft cluster (Ra's "mqtt_node") with a
+// member on every node, and with 2 nodes the survivor alone is no quorum:
+// it stays leaderless, and the lost node never comes back, because its
+// rabbitmq_mqtt asks the peers for the Raft members (mqtt_node:join_peers,
+// 100 s per attempt, 100 attempts) before it restarts its own member, the
+// one the survivor needs for a leader. Its boot stops silently after
+// "Resetting node maintenance status".
 func StartRabbitMQCluster(tb testing.TB, n int) []*RabbitMQ {
 	tb.Helper()
 	c := newRabbitCluster(tb)
@@ -245,7 +254,9 @@ func (r *RabbitMQ) Start(tb testing.TB) {
 }
 
 // TryStart is Start that returns its failure, for a test that reports a
-// node that does not come back as the broker's defect.
+// node that does not come back as the broker's defect. A killed node of a
+// cluster comes back only while the others hold a quorum; see
+// StartRabbitMQCluster.
 func (r *RabbitMQ) TryStart() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
