@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs what the tests need
-# (mosquitto, RabbitMQ, aedes), checks formatting, vet and generated code, runs every test with
-# the race detector, runs each fuzz target briefly, and builds the benchmark
-# module. README.md names this script; .ci/run runs it.
+# (mosquitto, RabbitMQ, aedes, MQTT.js, the Paho C samples), checks
+# formatting, vet and generated code, runs every test with the race
+# detector, runs each fuzz target briefly, and builds the benchmark module.
+# README.md names this script; .ci/run runs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +21,9 @@ command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 # node/npm for aedes and MQTT.js.
 [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || need+=(rabbitmq-server)
 command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
+# The cross-client interop checks (internal/brokers TestInterop): the Paho C
+# client's sample programs, besides MQTT.js.
+{ command -v paho_c_pub && command -v paho_c_sub; } >/dev/null 2>&1 || need+=(paho.mqtt.c-examples)
 if [ ${#need[@]} -gt 0 ]; then
   step "installing ${need[*]}"
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
@@ -78,7 +82,7 @@ step "go test -race"
 # otherwise load the machine under the client's timing tests.
 go test -race -count=1 $(go list ./... | grep -v '/internal/brokers$')
 
-step "broker matrix: mosquitto, mochi, RabbitMQ (one node and a cluster), aedes"
+step "broker matrix: mosquitto, mochi, RabbitMQ (one node and a cluster), aedes; interop with MQTT.js and Paho C"
 go test -race -count=1 ./internal/brokers
 
 step "fuzz targets (briefly, on top of the seed corpus)"
