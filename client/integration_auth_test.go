@@ -14,6 +14,7 @@ import (
 
 	"github.com/feedmq/feedmq/client"
 	"github.com/feedmq/feedmq/internal/mosquittotest"
+	"github.com/feedmq/feedmq/internal/syncbuf"
 	"github.com/feedmq/feedmq/packets"
 )
 
@@ -31,7 +32,7 @@ func TestIntegrationAuth(t *testing.T) {
 		wrong    = "Wr0ng-P4ssw0rd-Never-Logged"
 	)
 	b := mosquittotest.Start(t, mosquittotest.Options{Users: map[string]string{user: password}})
-	var logs itLogBuffer
+	var logs syncbuf.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	t.Cleanup(func() {
 		for _, secret := range []string{password, wrong} {

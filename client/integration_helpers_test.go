@@ -1,7 +1,6 @@
 package client_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -102,24 +101,6 @@ func (d *itDialer) last(t *testing.T) net.Conn {
 	defer d.mu.Unlock()
 	require.NotEmpty(t, d.conns, "nothing dialled")
 	return d.conns[len(d.conns)-1]
-}
-
-// itLogBuffer is an io.Writer for a slog handler that goroutines share.
-type itLogBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *itLogBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *itLogBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // itClosedPort returns an mqtt:// URL on a loopback port nothing listens on.

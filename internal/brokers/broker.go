@@ -3,12 +3,13 @@ package brokers
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/feedmq/feedmq/internal/mosquittotest"
 )
 
 // The credentials every broker of the matrix accepts; anonymous clients are
@@ -114,43 +115,11 @@ func freePorts(n int) ([]int, error) {
 	return ports, nil
 }
 
-// probeTimeout bounds each dial and read of probeMQTT.
+// probeTimeout bounds each dial of netDial.
 const probeTimeout = 500 * time.Millisecond
 
-// probeMQTT sends an anonymous MQTT 3.1.1 CONNECT and expects a CONNACK
-// with any return code: "not authorized" still proves the broker serves.
-func probeMQTT(addr string) error {
-	conn, err := net.DialTimeout("tcp", addr, probeTimeout)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if err := conn.SetDeadline(time.Now().Add(probeTimeout)); err != nil {
-		return err
-	}
-	const clientID = "brokers-probe"
-	connect := []byte{
-		0x10, byte(10 + 2 + len(clientID)), // CONNECT, remaining length
-		0x00, 0x04, 'M', 'Q', 'T', 'T', // protocol name
-		0x04,       // protocol level 3.1.1
-		0x02,       // clean session
-		0x00, 0x0a, // keep alive 10 s
-		0x00, byte(len(clientID)), // client identifier length
-	}
-	connect = append(connect, clientID...)
-	if _, err := conn.Write(connect); err != nil {
-		return err
-	}
-	var connack [4]byte
-	if _, err := io.ReadFull(conn, connack[:]); err != nil {
-		return fmt.Errorf("read CONNACK: %w", err)
-	}
-	if connack[0] != 0x20 || connack[1] != 0x02 {
-		return fmt.Errorf("%s answered % x, not a CONNACK", addr, connack)
-	}
-	_, _ = conn.Write([]byte{0xe0, 0x00}) // DISCONNECT
-	return nil
-}
+// probeMQTT checks that the broker at addr answers CONNECT.
+func probeMQTT(addr string) error { return mosquittotest.ProbeMQTT(addr, "brokers-probe") }
 
 // errExited reports a broker process that ended before it was ready.
 var errExited = errors.New("brokers: the broker exited before it was ready")

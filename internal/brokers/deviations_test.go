@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/feedmq/feedmq/internal/brokers"
+	"github.com/feedmq/feedmq/internal/syncbuf"
 )
 
 // buildCLIs builds mqtt-pub and mqtt-sub from this module into a temporary
@@ -41,7 +41,7 @@ func TestRabbitMQDeviationsCLI(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var subOut syncBuffer
+	var subOut syncbuf.Buffer
 	sub := exec.CommandContext(ctx, filepath.Join(bin, "mqtt-sub"), append(common, "-q", "2", "-d", "-C", "1")...)
 	sub.Stdout, sub.Stderr = &subOut, &subOut
 	require.NoError(t, sub.Start())
@@ -66,22 +66,4 @@ func TestRabbitMQDeviationsCLI(t *testing.T) {
 	assert.Contains(t, out, "exactly once?")
 	assert.Contains(t, out, "Subscribed (mid: 1): 1", "the trace shows the QoS granted")
 	assert.Contains(t, out, "Warning: the broker granted QoS 1 for deviation/q2, QoS 2 was requested.")
-}
-
-// syncBuffer is a bytes.Buffer that a command writes while the test reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/feedmq/feedmq/client"
 	"github.com/feedmq/feedmq/internal/brokers"
+	"github.com/feedmq/feedmq/internal/syncbuf"
 )
 
 // Cross-client interop: messages go between feedmq and another client,
@@ -246,8 +247,8 @@ type peerSub struct {
 	p      *peer
 	cmd    *exec.Cmd
 	want   []byte
-	stdout syncBuffer
-	stderr syncBuffer
+	stdout syncbuf.Buffer
+	stderr syncbuf.Buffer
 	done   chan struct{}
 	err    error // Wait's result; read after done
 }

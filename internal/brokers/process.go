@@ -1,14 +1,14 @@
 package brokers
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
+
+	"github.com/feedmq/feedmq/internal/syncbuf"
 )
 
 // stopTimeout is how long stop waits after SIGTERM before SIGKILL.
@@ -72,28 +72,11 @@ func signalGroup(cmd *exec.Cmd, sig syscall.Signal) {
 
 // logBuffer collects a broker's output; exec copies into it from its own
 // goroutines while tests read it.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+type logBuffer struct{ syncbuf.Buffer }
 
 // notef adds a line of our own.
 func (l *logBuffer) notef(format string, args ...any) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	fmt.Fprintf(&l.buf, "brokers: "+format+"\n", args...)
+	l.Printf("brokers: "+format+"\n", args...)
 }
 
 // maxDump is how much of a log a failed test prints.

@@ -1,7 +1,6 @@
 package mosquittotest
 
 import (
-	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -16,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/feedmq/feedmq/internal/syncbuf"
 )
 
 const (
@@ -321,7 +322,13 @@ func (b *Broker) probe() error {
 
 // probeMQTT sends an MQTT 3.1.1 CONNECT and expects a CONNACK with any
 // return code: "not authorized" still proves mosquitto is serving.
-func probeMQTT(addr string) error {
+func probeMQTT(addr string) error { return ProbeMQTT(addr, "mosquittotest-probe") }
+
+// ProbeMQTT sends an anonymous MQTT 3.1.1 CONNECT as clientID to the broker
+// at addr and expects a CONNACK with any return code, which proves the
+// broker serves MQTT: "not authorized" is an answer too. It is written by
+// hand, so that it tests the broker and not the codec.
+func ProbeMQTT(addr, clientID string) error {
 	conn, err := net.DialTimeout("tcp", addr, probeTimeout)
 	if err != nil {
 		return err
@@ -330,7 +337,6 @@ func probeMQTT(addr string) error {
 	if err := conn.SetDeadline(time.Now().Add(probeTimeout)); err != nil {
 		return err
 	}
-	const clientID = "mosquittotest-probe"
 	connect := []byte{
 		0x10, byte(10 + 2 + len(clientID)), // CONNECT, remaining length
 		0x00, 0x04, 'M', 'Q', 'T', 'T', // protocol name
@@ -509,34 +515,12 @@ func tail(s string, n int) string {
 
 // logBuffer collects mosquitto's stdout and stderr. exec copies into it from
 // its own goroutines while tests read it.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+type logBuffer struct{ syncbuf.Buffer }
 
 // since returns the log written from offset on.
-func (l *logBuffer) since(offset int) string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return string(l.buf.Bytes()[offset:])
-}
+func (l *logBuffer) since(offset int) string { return l.From(offset) }
 
 // notef adds a line of our own and returns the log's length after it.
 func (l *logBuffer) notef(format string, args ...any) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	fmt.Fprintf(&l.buf, "mosquittotest: "+format+"\n", args...)
-	return l.buf.Len()
+	return l.Printf("mosquittotest: "+format+"\n", args...)
 }

@@ -5,7 +5,6 @@
 package clitest
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,7 +14,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,6 +21,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/feedmq/feedmq/internal/mosquittotest"
+	"github.com/feedmq/feedmq/internal/syncbuf"
 )
 
 // Main is the TestMain of a tool's package. It builds the tool into *bin,
@@ -126,7 +125,7 @@ type Result struct {
 type Proc struct {
 	cmd            *exec.Cmd
 	cancel         context.CancelFunc
-	stdout, stderr syncBuffer
+	stdout, stderr syncbuf.Buffer
 	stdin          io.WriteCloser
 	done           chan struct{}
 	err            error
@@ -239,24 +238,6 @@ func poll(timeout time.Duration, cond func() bool) bool {
 		}
 	}
 	return true
-}
-
-// syncBuffer is a bytes.Buffer that a process writes while the test reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // randomID matches the client identifiers made up for a run: mqtt-pub's
