@@ -260,8 +260,11 @@ func checkRetained(t *testing.T, b brokers.Broker) {
 
 	// An empty retained message clears it (MQTT-3.3.1-10).
 	require.NoError(t, pub.Publish(ctx, tp, nil, client.WithQoS(client.AtLeastOnce), client.WithRetain()))
-	m = recv(t, got, 10*time.Second, "the clearing message")
-	assert.Empty(t, m.Payload)
+	// QoS 1 is at least once: a broker may send "kept" again first (mochi
+	// did, once, under load), but nothing else comes before the clearing.
+	for m = recv(t, got, 10*time.Second, "the clearing message"); len(m.Payload) > 0; m = recv(t, got, 10*time.Second, "the clearing message") {
+		require.Equal(t, "kept", string(m.Payload), "only a repeat of the retained message may come first")
+	}
 	got2, h2 := sink()
 	sub2 := connect(t, b, client.Config{})
 	_, err = sub2.Subscribe(ctx, tp, client.AtLeastOnce, h2)
