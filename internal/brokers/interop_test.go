@@ -23,6 +23,7 @@ import (
 	"github.com/feedmq/feedmq/client"
 	"github.com/feedmq/feedmq/internal/brokers"
 	"github.com/feedmq/feedmq/internal/syncbuf"
+	"github.com/feedmq/feedmq/packets"
 )
 
 // Cross-client interop: messages go between feedmq and another client,
@@ -117,33 +118,48 @@ func TestInterop(t *testing.T) {
 	for _, bs := range interopBrokers {
 		t.Run(bs.name, func(t *testing.T) {
 			t.Parallel()
-			b := bs.start(t)
-			t.Logf("interop: broker %s version %s", b.Name(), b.Version())
-			for _, p := range peers {
-				t.Run(p.name, func(t *testing.T) {
-					if p.missing != "" {
-						missingTool(t, p.missing)
+			broker := bs.start(t)
+			t.Logf("interop: broker %s version %s", broker.Name(), broker.Version())
+			for _, proto := range []packets.ProtocolLevel{client.MQTT311, client.MQTT5} {
+				t.Run(fmt.Sprintf("level %d", proto), func(t *testing.T) {
+					if proto == client.MQTT5 {
+						if err := speaks5(broker); err != nil {
+							t.Skipf("interop: %s lacks MQTT 5.0: it refuses a level-5 CONNECT: %v", broker.Name(), err)
+						}
 					}
-					t.Logf("interop: client %s version %s", p.name, p.version)
-					for _, dir := range []string{"from-feedmq", "to-feedmq"} {
-						t.Run(dir, func(t *testing.T) {
-							for _, c := range cases {
-								t.Run(c.name, func(t *testing.T) {
-									t.Parallel()
-									if why := b.Lacks(brokers.FeatureQoS2); c.qos == client.ExactlyOnce && why != "" {
-										t.Skipf("interop: %s lacks %s: %s. Exactly once has nothing to check there: "+
-											"the broker delivers a QoS 2 message at QoS 1, as the binary-256, empty, 1MiB and "+
-											"retained rows check, and matrix/qos and TestRabbitMQDeviationsCLI check that feedmq "+
-											"reports the downgrade", b.Name(), brokers.FeatureQoS2, why)
-									}
-									if dir == "from-feedmq" {
-										fromFeedmq(t, b, p, c)
-									} else {
-										toFeedmq(t, b, p, c)
-									}
-									t.Logf("interop: ok %s %s %s %s", b.Name(), p.name, dir, c.name)
-								})
+					interopAtLevel(t, atLevel{broker, proto}, peers, cases)
+				})
+			}
+		})
+	}
+}
+
+// interopAtLevel runs every client × direction × case against b, at b's
+// level: the other clients and feedmq all speak it.
+func interopAtLevel(t *testing.T, b brokers.Broker, peers []*peer, cases []interopCase) {
+	for _, p := range peers {
+		t.Run(p.name, func(t *testing.T) {
+			if p.missing != "" {
+				missingTool(t, p.missing)
+			}
+			t.Logf("interop: client %s version %s", p.name, p.version)
+			for _, dir := range []string{"from-feedmq", "to-feedmq"} {
+				t.Run(dir, func(t *testing.T) {
+					for _, c := range cases {
+						t.Run(c.name, func(t *testing.T) {
+							t.Parallel()
+							if why := b.Lacks(brokers.FeatureQoS2); c.qos == client.ExactlyOnce && why != "" {
+								t.Skipf("interop: %s lacks %s: %s. Exactly once has nothing to check there: "+
+									"the broker delivers a QoS 2 message at QoS 1, as the binary-256, empty, 1MiB and "+
+									"retained rows check, and matrix/qos and TestRabbitMQDeviationsCLI check that feedmq "+
+									"reports the downgrade", b.Name(), brokers.FeatureQoS2, why)
 							}
+							if dir == "from-feedmq" {
+								fromFeedmq(t, b, p, c)
+							} else {
+								toFeedmq(t, b, p, c)
+							}
+							t.Logf("interop: ok %s %s %s %s", b.Name(), p.name, dir, c.name)
 						})
 					}
 				})
@@ -403,18 +419,18 @@ func hostPort(b brokers.Broker) (host, port string) {
 // line per message, the payload in base64, until SIGTERM. Its arguments are
 // the node_modules directory, the mode, the broker URL, the username, the
 // password, the client identifier, the topic or filter, the QoS, the retain
-// flag (1 or 0) and the payload file.
+// flag (1 or 0), the payload file and the protocol level (4 or 5).
 const mqttJSScript = `import fs from 'node:fs'
 import path from 'node:path'
 import { createRequire } from 'node:module'
 
-const [modules, mode, url, username, password, clientId, topic, qosArg, retainArg, file] = process.argv.slice(2)
+const [modules, mode, url, username, password, clientId, topic, qosArg, retainArg, file, versionArg] = process.argv.slice(2)
 const require = createRequire(path.join(modules, 'noop.js'))
 const mqtt = require('mqtt')
 const qos = Number(qosArg)
 
 const fail = (what, err) => { console.error(what + ':', err && err.message ? err.message : err); process.exit(1) }
-const client = mqtt.connect(url, { username, password, clientId, protocolVersion: 4, clean: true, reconnectPeriod: 0 })
+const client = mqtt.connect(url, { username, password, clientId, protocolVersion: Number(versionArg), clean: true, reconnectPeriod: 0 })
 client.on('error', (err) => fail('error', err))
 
 if (mode === 'pub') {
@@ -462,10 +478,10 @@ func mqttJS(t *testing.T) *peer {
 		if retain {
 			r = "1"
 		}
-		return run("pub", b.URL(), brokers.User, brokers.Password, id, topic, strconv.Itoa(int(qos)), r, file)
+		return run("pub", b.URL(), brokers.User, brokers.Password, id, topic, strconv.Itoa(int(qos)), r, file, strconv.Itoa(int(levelOf(b))))
 	}
 	p.sub = func(b brokers.Broker, id, filter string, qos client.QoS) *exec.Cmd {
-		return run("sub", b.URL(), brokers.User, brokers.Password, id, filter, strconv.Itoa(int(qos)), "0", "")
+		return run("sub", b.URL(), brokers.User, brokers.Password, id, filter, strconv.Itoa(int(qos)), "0", "", strconv.Itoa(int(levelOf(b))))
 	}
 	return p
 }
@@ -528,7 +544,7 @@ func pahoC(t *testing.T) *peer {
 	common := func(b brokers.Broker, id, topic string, qos client.QoS) []string {
 		host, port := hostPort(b)
 		return []string{"-h", host, "-p", port, "-u", brokers.User, "-P", brokers.Password,
-			"-i", id, "-t", topic, "-q", strconv.Itoa(int(qos)), "-V", "311"}
+			"-i", id, "-t", topic, "-q", strconv.Itoa(int(qos)), "-V", pahoLevel(b)}
 	}
 	p.pub = func(b brokers.Broker, id, topic, file string, qos client.QoS, retain bool) *exec.Cmd {
 		args := common(b, id, topic, qos)
@@ -550,6 +566,14 @@ func pahoC(t *testing.T) *peer {
 		return exec.Command(subBin, append(common(b, id, filter, qos), "--verbose", "--no-delimiter")...)
 	}
 	return p
+}
+
+// pahoLevel is the -V of the sample programs for the checks' level.
+func pahoLevel(b brokers.Broker) string {
+	if levelOf(b) == client.MQTT5 {
+		return "5"
+	}
+	return "311"
 }
 
 var pahoVersionRE = regexp.MustCompile(`(?m)^Version: (\S+)`)
