@@ -94,7 +94,7 @@ func (a *ackTracker) send(m *Message) {
 		c.in.forget(m.PacketID)
 		if cn != nil {
 			_ = cn.sendAckCode(packets.TypePubrec, m.PacketID, refusal)
-			cn.unacked.Add(-1)
+			cn.quotaFreed()
 		}
 		return
 	}

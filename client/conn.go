@@ -157,10 +157,26 @@ func (cn *conn) sendAckCode(t packets.Type, id uint16, code packets.ReasonCode) 
 		cn.pending, _ = p.AppendVersion(cn.pending, cn.level)
 	}
 	cn.endAppend(wasEmpty, true)
-	if t == packets.TypePuback || t == packets.TypePubcomp {
-		cn.unacked.Add(-1)
+	if t == packets.TypePuback {
+		cn.quotaFreed()
 	}
 	return nil
+}
+
+// quotaTaken counts an inbound QoS 1 or 2 message against our Receive
+// Maximum and reports whether the broker went past it (MQTT5-3.3.4-9).
+// Without a limit nothing is counted, so 3.1.1 pays nothing.
+func (cn *conn) quotaTaken() bool {
+	limit := cn.c.s.MQTT5.ReceiveMaximum
+	return limit > 0 && cn.unacked.Add(1) > int32(limit)
+}
+
+// quotaFreed gives back what quotaTaken counted, once the message was
+// answered with PUBACK, PUBCOMP or a refusing PUBREC.
+func (cn *conn) quotaFreed() {
+	if cn.c.s.MQTT5.ReceiveMaximum > 0 {
+		cn.unacked.Add(-1)
+	}
 }
 
 // ackPacket builds an acknowledgment as a Packet, for the trace.

@@ -78,11 +78,9 @@ func (in *inbound) receive(cn *conn, p *packets.Publish) error {
 			return nil
 		}
 	}
-	if p.QoS != AtMostOnce {
-		if limit := c.s.MQTT5.ReceiveMaximum; cn.unacked.Add(1) > int32(limit) && limit > 0 {
-			return &violation{packets.ReasonReceiveMaximumExceeded,
-				fmt.Sprintf("more than Receive Maximum %d unacknowledged QoS 1 and 2 messages (MQTT5-3.3.4-9)", limit)}
-		}
+	if p.QoS != AtMostOnce && cn.quotaTaken() {
+		return &violation{packets.ReasonReceiveMaximumExceeded,
+			fmt.Sprintf("more than Receive Maximum %d unacknowledged QoS 1 and 2 messages (MQTT5-3.3.4-9)", c.s.MQTT5.ReceiveMaximum)}
 	}
 	topic := p.TopicName
 	if cn.level == MQTT5 {
@@ -201,7 +199,9 @@ func (in *inbound) release(cn *conn, id uint16) {
 	}
 	in.mu.Unlock()
 	code := packets.ReasonSuccess
-	if !ok {
+	if ok {
+		cn.quotaFreed() // the QoS 2 exchange ends with this PUBCOMP
+	} else {
 		code = notFound(cn) // MQTT5-3.7.2-1
 	}
 	_ = cn.sendAckCode(packets.TypePubcomp, id, code)

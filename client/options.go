@@ -35,15 +35,11 @@ type subscribeOptions struct {
 }
 
 // withProps returns o's properties, made on first use: a 3.1.1 publish
-// never allocates them.
+// never allocates them. Every publish applies its options to a zero
+// publishOptions, so each gets properties of its own.
 func (o *publishOptions) withProps() *packets.Properties {
 	if o.props == nil {
 		o.props = new(packets.Properties)
-	} else {
-		// Options are applied by value; copy so that a feed's shared
-		// options are never changed by one publish.
-		ps := *o.props
-		o.props = &ps
 	}
 	return o.props
 }
@@ -115,13 +111,13 @@ func WithUserProperty(key, value string) UserPropertyOption {
 
 func (u UserPropertyOption) applyPublish(o publishOptions) publishOptions {
 	ps := o.withProps()
-	ps.UserProperties = append(ps.UserProperties[:len(ps.UserProperties):len(ps.UserProperties)], u.p)
+	ps.UserProperties = append(ps.UserProperties, u.p)
 	return o
 }
 
 func (u UserPropertyOption) applySubscribe(o subscribeOptions) subscribeOptions {
 	o.v5 = true
-	o.user = append(o.user[:len(o.user):len(o.user)], u.p)
+	o.user = append(o.user, u.p)
 	return o
 }
 
