@@ -251,12 +251,10 @@ type ReasonError struct {
 // Error names the packet, the code and its meaning, and the broker's
 // reason string.
 func (e *ReasonError) Error() string {
-	name := e.Code.NameFor(e.Packet)
 	if e.Packet == 0 {
-		name = reasonName(e.Code)
-		return fmt.Sprintf("client: %s (reason code %#02x)", name, byte(e.Code))
+		return fmt.Sprintf("client: %s (reason code %#02x)", reasonName(e.Code), byte(e.Code))
 	}
-	s := fmt.Sprintf("client: %s from the broker: %s (reason code %#02x)", e.Packet, name, byte(e.Code))
+	s := fmt.Sprintf("client: %s from the broker: %s (reason code %#02x)", e.Packet, e.Code.NameFor(e.Packet), byte(e.Code))
 	if e.Reason != "" {
 		s += ": " + e.Reason
 	}
@@ -299,7 +297,6 @@ var (
 	ErrPacketTooLarge         = &ReasonError{Code: packets.ReasonPacketTooLarge}
 	ErrQuotaExceeded          = &ReasonError{Code: packets.ReasonQuotaExceeded}
 	ErrPayloadFormatInvalid   = &ReasonError{Code: packets.ReasonPayloadFormatInvalid}
-	ErrNoSubscriptionExisted  = &ReasonError{Code: packets.ReasonNoSubscriptionExisted}
 )
 
 // reasonString returns the Reason String of a properties block.
