@@ -302,9 +302,11 @@ func (c *Client) trace(sent bool, p packets.Packet) {
 	}
 }
 
-// readBufferSize is the read buffer of a connection. 1 KiB would save an
-// idle connection 3 KiB, but cost a third of the receive throughput at
-// 64 B and 4 KiB payloads (measured with bench/client SinkReceive).
+// readBufferSize is the resting size of a connection's read buffer, which
+// grows to 64 KiB under a flood and comes back when the connection quietens
+// (packets.Reader). 1 KiB would save an idle connection 3 KiB, but cost a
+// third of the receive throughput at 64 B and 4 KiB payloads (measured with
+// bench/client SinkReceive).
 const readBufferSize = 4096
 
 // readLoop reads packets and hands each to its flow until the connection

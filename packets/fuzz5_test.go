@@ -102,7 +102,8 @@ func checkBoundedReader5(t *testing.T, data []byte) {
 	runtime.ReadMemStats(&before)
 	for {
 		p, err := r.ReadPacket()
-		require.LessOrEqual(t, cap(r.buf), fuzzReaderLimit, "Reader buffer beyond its bound")
+		require.LessOrEqual(t, cap(r.body), fuzzReaderLimit, "Reader body buffer beyond its bound")
+		require.LessOrEqual(t, cap(r.buf), maxReadBuffer, "read buffer beyond its bound")
 		if err == io.EOF {
 			break
 		}

@@ -113,7 +113,8 @@ func checkBoundedReader(t *testing.T, data []byte) {
 	runtime.ReadMemStats(&before)
 	for {
 		p, err := r.ReadPacket()
-		require.LessOrEqual(t, cap(r.buf), fuzzReaderLimit, "Reader buffer beyond its bound")
+		require.LessOrEqual(t, cap(r.body), fuzzReaderLimit, "Reader body buffer beyond its bound")
+		require.LessOrEqual(t, cap(r.buf), maxReadBuffer, "read buffer beyond its bound")
 		if err == io.EOF {
 			break
 		}
@@ -154,7 +155,8 @@ func checkSkippingReader(t *testing.T, data []byte) {
 	off := 0
 	for {
 		p, err := r.ReadPacket()
-		require.LessOrEqual(t, cap(r.buf), fuzzSkipLimit, "Reader buffer beyond its bound")
+		require.LessOrEqual(t, cap(r.body), fuzzSkipLimit, "Reader body buffer beyond its bound")
+		require.LessOrEqual(t, cap(r.buf), maxReadBuffer, "read buffer beyond its bound")
 		if err == io.EOF {
 			require.Equal(t, len(data), off, "io.EOF only between packets")
 			break

@@ -1,7 +1,7 @@
 package packets
 
 import (
-	"bufio"
+	"errors"
 	"io"
 	"strconv"
 )
@@ -14,14 +14,28 @@ import (
 // the exception: they may be kept, and short ones are interned, so a stream
 // that repeats a few topic names does not allocate them again.
 //
+// The read buffer starts small and grows while the stream keeps it full, up
+// to 64 KiB, so that a flood is read in few system calls; once reads bring
+// little again it returns to its resting size, so a quiet connection holds
+// little memory. A packet that fits the buffer is decoded where it lies;
+// a larger one is read into a buffer of its own, kept until the stream
+// quietens.
+//
 // A packet whose Remaining Length exceeds the limit (SetMaxPacketSize) is
-// refused before the buffer grows. By default that leaves the stream out of
+// refused before any buffer grows. By default that leaves the stream out of
 // step and the connection must be closed; with SetSkipOversizePublish a
 // PUBLISH over the limit is read through and discarded instead, and the
 // Reader stays usable.
 type Reader struct {
-	r     *bufio.Reader
-	buf   []byte
+	src   io.Reader
+	buf   []byte // the read buffer: buf[r:w] was read from src and not yet consumed
+	r, w  int
+	rest  int    // the read buffer's resting size
+	quiet int    // how many reads in a row brought less than half of rest
+	full  bool   // whether the last read filled the space it was offered
+	err   error  // src's error, returned once the bytes before it are consumed
+	body  []byte // a packet too large for the read buffer
+
 	max   int
 	skip  bool // skip oversize PUBLISH packets
 	v5    bool // decode MQTT 5.0
@@ -29,16 +43,18 @@ type Reader struct {
 	strs  interner
 }
 
+// maxReadBuffer is the size the read buffer grows to while reads fill it.
+const maxReadBuffer = 64 << 10
+
 // NewReader returns a Reader that reads from r with DefaultMaxPacketSize as
 // its bound.
 func NewReader(r io.Reader) *Reader { return NewReaderSize(r, 4096) }
 
-// NewReaderSize is NewReader with a read buffer of size bytes: a smaller
-// one costs an idle connection less memory, a larger one takes more small
-// packets per read. Packets larger than the buffer are read past it,
-// straight into the packet buffer.
+// NewReaderSize is NewReader with a read buffer whose resting size is size
+// bytes (at least 16, at most 64 KiB): a smaller one costs a quiet
+// connection less memory. The buffer is allocated by the first read.
 func NewReaderSize(r io.Reader, size int) *Reader {
-	return &Reader{r: bufio.NewReaderSize(r, size), max: DefaultMaxPacketSize}
+	return &Reader{src: r, rest: min(max(size, 16), maxReadBuffer), max: DefaultMaxPacketSize}
 }
 
 // SetMaxPacketSize sets the largest Remaining Length the Reader accepts.
@@ -94,42 +110,138 @@ func (r *Reader) SetSkipOversizePublish(on bool) {
 // *Error, or with SetSkipOversizePublish on an *OversizeError, which for a
 // PUBLISH reports that the packet was skipped and the Reader can go on.
 func (r *Reader) ReadPacket() (Packet, error) {
-	first, err := r.r.ReadByte()
-	if err != nil {
+	if err := r.fill(1); err != nil {
 		return nil, err
 	}
-	var hdr [4]byte
-	i := 0
-	for ; ; i++ {
-		if hdr[i], err = r.r.ReadByte(); err != nil {
-			return nil, eofInPacket(err, 1+i)
+	// The fixed header: the type byte and one to four bytes of Remaining
+	// Length, the last without its continuation bit.
+	i := 1
+	for {
+		if err := r.fill(i + 1); err != nil {
+			return nil, eofInPacket(err, r.w-r.r)
 		}
-		if hdr[i]&0x80 == 0 || i == 3 {
+		if r.buf[r.r+i]&0x80 == 0 || i == 4 {
 			break
 		}
+		i++
 	}
-	n, used, err := consumeRemainingLength(hdr[:i+1])
+	first := r.buf[r.r]
+	n, used, err := consumeRemainingLength(r.buf[r.r+1 : r.r+1+i])
 	if err != nil {
 		return nil, decodeError(0, "RemainingLength", 1, "MQTT 3.1.1 §2.2.3", err)
 	}
+	header := 1 + used
 	if n > r.max {
+		r.r += header
 		t := Type(first >> 4)
 		if !r.skip {
 			return nil, tooLarge(t, n, r.max)
 		}
 		if p, ok := newPacket(t, r.v5).(skippable); ok {
-			return nil, r.skipPacket(p, first, n, 1+used)
+			return nil, r.skipPacket(p, first, n, header)
 		}
 		return nil, &OversizeError{Type: t, Size: n, Limit: r.max}
 	}
-	if cap(r.buf) < n {
-		r.buf = make([]byte, n)
+
+	var body []byte
+	if header+n <= maxReadBuffer {
+		// Decoded where it lies in the read buffer.
+		if err := r.fill(header + n); err != nil {
+			return nil, eofInPacket(err, r.w-r.r)
+		}
+		body = r.buf[r.r+header : r.r+header+n]
+		r.r += header + n
+	} else {
+		r.r += header
+		if cap(r.body) < n {
+			r.body = make([]byte, n)
+		}
+		body = r.body[:n]
+		got := copy(body, r.buf[r.r:r.w])
+		r.r += got
+		if got < n {
+			if r.err != nil {
+				return nil, eofInPacket(r.err, header+got)
+			}
+			// Straight from the stream: the packet is past the buffer.
+			k, err := io.ReadFull(r.src, body[got:])
+			if err != nil {
+				r.err = err
+				return nil, eofInPacket(err, header+got+k)
+			}
+		}
 	}
-	body := r.buf[:n]
-	if got, err := io.ReadFull(r.r, body); err != nil {
-		return nil, eofInPacket(err, 1+used+got)
+	return decodePacket(&r.reuse, &r.strs, first, body, header, r.v5)
+}
+
+// fill reads from the stream until at least need bytes (at most
+// maxReadBuffer) are buffered, or returns the stream's error.
+func (r *Reader) fill(need int) error { return r.fillAs(need, true) }
+
+// fillAs is fill; with grow false the buffer keeps its size, for bytes
+// that are only passed over.
+func (r *Reader) fillAs(need int, grow bool) error {
+	for empty := 0; r.w-r.r < need; {
+		if r.err != nil {
+			return r.err
+		}
+		r.makeRoom(need, grow)
+		n, err := r.src.Read(r.buf[r.w:])
+		if n < 0 || n > len(r.buf)-r.w {
+			r.err = errBadRead
+			return r.err
+		}
+		r.full = n == len(r.buf)-r.w
+		if n < r.rest/2 {
+			r.quiet++
+		} else {
+			r.quiet = 0
+		}
+		r.w += n
+		if err != nil {
+			r.err = err
+		} else if n == 0 {
+			if empty++; empty == 100 {
+				r.err = io.ErrNoProgress
+			}
+		}
 	}
-	return decodePacket(&r.reuse, &r.strs, first, body, 1+used, r.v5)
+	return nil
+}
+
+// errBadRead reports a stream whose Read returned an impossible count.
+var errBadRead = errors.New("packets: stream returned an invalid count from Read")
+
+// makeRoom readies the read buffer for a read that must bring the buffered
+// bytes to need: it sizes the buffer to the traffic and moves the unread
+// bytes to its start.
+func (r *Reader) makeRoom(need int, grow bool) {
+	unread := r.w - r.r
+	size := cap(r.buf)
+	switch {
+	case size == 0:
+		size = r.rest
+	case r.full && size < maxReadBuffer && grow:
+		// The last read filled the buffer, so more is waiting in the
+		// stream: read it in larger pieces.
+		size *= 2
+	case unread == 0 && size > r.rest && r.quiet >= 2:
+		// The stream brings little now (the PINGRESPs of a quiet
+		// connection): give back what a flood needed. Two reads, so
+		// that one short read in a flood does not cost a regrowth.
+		size, r.body = r.rest, nil
+	}
+	for size < need {
+		size *= 2
+	}
+	if size != cap(r.buf) {
+		nb := make([]byte, size)
+		copy(nb, r.buf[r.r:r.w])
+		r.buf, r.r, r.w = nb, 0, unread
+	} else if r.r > 0 {
+		copy(r.buf, r.buf[r.r:r.w])
+		r.r, r.w = 0, unread
+	}
 }
 
 // skippable is implemented by the packet types that end in a payload no
@@ -140,21 +252,21 @@ type skippable interface {
 	headerString() string
 }
 
-// skipPacket reads an oversize packet through: p is a new value of its type,
-// first its fixed header byte, n its Remaining Length and header the length
-// of its fixed header. It decodes the fields before the payload into p with
-// the generated decoder, checking them, and discards the payload. It returns
-// the *OversizeError reporting the skipped packet, or the *Error of the first
-// defect.
+// skipPacket reads an oversize packet through, its fixed header already
+// consumed: p is a new value of its type, first its fixed header byte, n its
+// Remaining Length and header the length of its fixed header. It decodes the
+// fields before the payload into p with the generated decoder, checking
+// them, and discards the payload. It returns the *OversizeError reporting the
+// skipped packet, or the *Error of the first defect.
 func (r *Reader) skipPacket(p skippable, first byte, n, header int) error {
-	// Peek at the start of the body: the bytes are part of this packet, so
-	// waiting for them cannot stall the stream. They hold the fields before
-	// the payload unless those are longer than the bufio buffer.
-	b, err := r.r.Peek(min(n, r.r.Size()))
-	if err != nil {
-		return eofInPacket(err, header+len(b))
+	// Wait for the start of the body: the bytes are part of this packet,
+	// so waiting for them cannot stall the stream. They hold the fields
+	// before the payload unless those are longer than the resting buffer.
+	if err := r.fill(min(n, r.rest)); err != nil {
+		return eofInPacket(err, header+r.w-r.r)
 	}
-	consumed := 0 // how much of b has been taken out of the bufio buffer
+	b := r.buf[r.r : r.r+min(n, r.w-r.r)]
+	consumed := 0 // how much of the body has been taken out of the buffer
 	for {
 		d := decoder{b: b, base: header, head: true, v5: r.v5}
 		err := decodeBody(p, first&0x0f, &d)
@@ -164,30 +276,38 @@ func (r *Reader) skipPacket(p skippable, first byte, n, header int) error {
 		if !d.short || len(b) == n {
 			return err // the defect would be there with the whole body too
 		}
-		// A field runs past what b holds. Copy b out, into the body
-		// buffer while it has room (r.buf itself is never replaced, so
-		// it stays within the limit), and read on, doubling, so that
-		// memory grows with the bytes that arrive, not with n.
+		// A field runs past b. Copy b out and read on, doubling, so
+		// that memory grows with the bytes that arrive, not with n, and
+		// the read buffer keeps its bound.
 		if consumed == 0 {
-			b = append(r.buf[:0], b...)
-			r.r.Discard(len(b)) // buffered: cannot fail
+			b = append(make([]byte, 0, 2*len(b)), b...)
+			r.r += len(b)
 			consumed = len(b)
 		}
 		for want := min(n, 2*len(b)); len(b) < want; {
-			chunk, err := r.r.Peek(min(want-len(b), r.r.Size()))
-			b = append(b, chunk...)
-			r.r.Discard(len(chunk))
-			consumed = len(b)
-			if err != nil {
-				return eofInPacket(err, header+len(b))
+			if r.r == r.w {
+				if err := r.fill(1); err != nil {
+					return eofInPacket(err, header+len(b))
+				}
 			}
+			k := min(want-len(b), r.w-r.r)
+			b = append(b, r.buf[r.r:r.r+k]...)
+			r.r += k
+			consumed = len(b)
 		}
 	}
 
-	// Discard drops buffered bytes and refills the bufio buffer in place:
-	// nothing grows with the payload.
-	if got, err := r.r.Discard(n - consumed); err != nil {
-		return eofInPacket(err, header+consumed+got)
+	// Discard the rest through the read buffer, which does not grow for
+	// it: nothing grows with the payload.
+	for rest := n - consumed; rest > 0; {
+		if r.r == r.w {
+			if err := r.fillAs(1, false); err != nil {
+				return eofInPacket(err, header+n-rest)
+			}
+		}
+		k := min(rest, r.w-r.r)
+		r.r += k
+		rest -= k
 	}
 	return &OversizeError{Type: p.Type(), Size: n, Limit: r.max, Packet: p, Skipped: true}
 }

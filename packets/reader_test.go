@@ -136,7 +136,8 @@ func TestReaderSkipOversizePublish(t *testing.T) {
 				assert.NotErrorIs(t, err, ErrMalformed)
 				var e *Error
 				assert.False(t, errors.As(err, &e), "a skipped PUBLISH is not an *Error")
-				assert.LessOrEqual(t, cap(r.buf), r.max, "Reader buffer beyond its bound")
+				assert.LessOrEqual(t, cap(r.body), r.max, "Reader body buffer beyond its bound")
+				assert.LessOrEqual(t, cap(r.buf), maxReadBuffer, "read buffer beyond its bound")
 
 				p, err = r.ReadPacket()
 				require.NoError(t, err, "the packet after a skipped one")
@@ -350,7 +351,8 @@ func TestReaderSkipLongTopic(t *testing.T) {
 		r := newSkippingReader(mk(cat(bad, mustHex(skipFollower))), 0)
 		_, err := r.ReadPacket()
 		assert.Equal(t, derr.Error(), err.Error(), rname)
-		assert.LessOrEqual(t, cap(r.buf), r.max, "Reader buffer beyond its bound")
+		assert.LessOrEqual(t, cap(r.body), r.max, "Reader body buffer beyond its bound")
+		assert.LessOrEqual(t, cap(r.buf), maxReadBuffer, "read buffer beyond its bound")
 	}
 }
 
@@ -391,8 +393,8 @@ func TestReaderSkipOtherTypes(t *testing.T) {
 
 			e := checkError(t, err, ErrTooLarge, opDecode, c.typ, "RemainingLength", "", 1)
 			assert.Equal(t, offErr, e, "errors.As gives the *Error of a Reader not skipping")
-			assert.Zero(t, cap(r.buf), "no body buffer")
-			assert.Equal(t, len(in)-3, br.Len()+r.r.Buffered(), "nothing read past the fixed header")
+			assert.Zero(t, cap(r.body), "no body buffer")
+			assert.Equal(t, len(in)-3, br.Len()+r.w-r.r, "nothing read past the fixed header")
 		})
 	}
 }
@@ -470,5 +472,79 @@ func TestAllocsReaderSkip(t *testing.T) {
 	// topic, and the follower's topic.
 	allocs := testing.AllocsPerRun(runs, read)
 	assert.LessOrEqual(t, allocs, 4.0, "allocations per skipped PUBLISH and small PUBLISH")
-	assert.LessOrEqual(t, cap(r.buf), 64, "the body buffer only ever held the small packet")
+	assert.Zero(t, cap(r.body), "no body buffer: the small packet was decoded in the read buffer")
+	assert.LessOrEqual(t, cap(r.buf), maxReadBuffer, "read buffer beyond its bound")
+}
+
+// segmentReader serves its segments in order, never more than one per
+// Read, the way a socket hands over what has arrived: a segment boundary is
+// a moment the stream was drained. It counts the Reads.
+type segmentReader struct {
+	segs  [][]byte
+	reads int
+}
+
+func (s *segmentReader) Read(p []byte) (int, error) {
+	s.reads++
+	for len(s.segs) > 0 && len(s.segs[0]) == 0 {
+		s.segs = s.segs[1:]
+	}
+	if len(s.segs) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, s.segs[0])
+	s.segs[0] = s.segs[0][n:]
+	return n, nil
+}
+
+// TestReaderBufferFollowsTraffic: the read buffer grows while a flood keeps
+// it full, so that a flood costs few reads, and returns to its resting size
+// once the stream brings little; a packet larger than the buffer's bound is
+// read into a body buffer that is given back the same way.
+func TestReaderBufferFollowsTraffic(t *testing.T) {
+	const msgs = 1000
+	one := mustAppend(t, &Publish{TopicName: "flood", Payload: pattern(4096)})
+	ping := mustAppend(t, &Pingresp{})
+	huge := mustAppend(t, &Publish{TopicName: "huge", Payload: pattern(100 << 10)})
+	src := &segmentReader{segs: [][]byte{
+		bytes.Repeat(one, msgs), // a flood, all waiting at once
+		ping, ping, ping,        // then a quiet connection's PINGRESPs
+		huge, // one packet past the read buffer's bound
+		ping, ping, ping,
+	}}
+	r := NewReaderSize(src, 4096)
+
+	for i := range msgs {
+		p, err := r.ReadPacket()
+		require.NoError(t, err, "message %d", i)
+		require.Equal(t, pattern(4096), p.(*Publish).Payload, "message %d", i)
+	}
+	assert.Equal(t, maxReadBuffer, cap(r.buf), "the flood grew the buffer to its bound")
+	floodReads := src.reads
+	assert.Less(t, floodReads, len(one)*msgs/(maxReadBuffer/2), "reads for %d bytes", len(one)*msgs)
+	t.Logf("%d reads for a flood of %d bytes", floodReads, len(one)*msgs)
+
+	for range 3 {
+		p, err := r.ReadPacket()
+		require.NoError(t, err)
+		require.IsType(t, &Pingresp{}, p)
+	}
+	// The two quiet reads that brought the first PINGRESPs shrank the
+	// buffer before the third.
+	assert.Equal(t, 4096, cap(r.buf), "back to the resting size")
+
+	p, err := r.ReadPacket()
+	require.NoError(t, err)
+	require.Equal(t, pattern(100<<10), p.(*Publish).Payload)
+	assert.GreaterOrEqual(t, cap(r.body), 100<<10, "the huge packet has a body buffer")
+	assert.LessOrEqual(t, cap(r.buf), maxReadBuffer)
+
+	for range 3 {
+		_, err := r.ReadPacket()
+		require.NoError(t, err)
+	}
+	assert.Nil(t, r.body, "the body buffer is given back once the stream is quiet")
+	assert.Equal(t, 4096, cap(r.buf))
+	_, err = r.ReadPacket()
+	assert.Equal(t, io.EOF, err)
 }
