@@ -5,6 +5,7 @@ package client
 
 import (
 	"fmt"
+	"runtime"
 	"time"
 )
 
@@ -29,6 +30,10 @@ func (cn *conn) claimWriter(wasEmpty bool) bool {
 // exits.
 const writerLinger = time.Second
 
+// yieldBelow is the batch size under which the writer yields once before
+// writing, to take more in the same write.
+const yieldBelow = 16 << 10
+
 // writeLoop is the connection's only writer while it runs. It takes the
 // whole pending batch and writes it in one call, so under load many
 // packets leave in one write; it exits once nothing came for writerLinger.
@@ -42,6 +47,7 @@ func (cn *conn) writeLoop() {
 			linger.Stop()
 		}
 	}()
+	yielded := false
 	for {
 		cn.mu.Lock()
 		if cn.ended {
@@ -61,6 +67,16 @@ func (cn *conn) writeLoop() {
 			}
 			continue
 		}
+		if !yielded && len(cn.pending) < yieldBelow {
+			// Let the goroutines that are ready to run add theirs
+			// first: producers woken by the acks just read queue
+			// their next packets, and one write takes them all.
+			cn.mu.Unlock()
+			runtime.Gosched()
+			yielded = true
+			continue
+		}
+		yielded = false
 		// The two buffers swap and keep their size while traffic lasts:
 		// shrinking one here would make the next burst grow it again,
 		// copying as it goes. They are let go when the writer exits.
