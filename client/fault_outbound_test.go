@@ -525,3 +525,42 @@ func TestFaultQoS2AnsweredWithPuback(t *testing.T) {
 	require.Eventually(t, func() bool { return c.Stats().UnexpectedAcks == 1 }, faultWait, 10*time.Millisecond)
 	assert.True(t, c.Stats().Connected, "an unexpected ack does not end the connection")
 }
+
+// TestFaultPublishBufferReusedAfterGivingUp: a blocking Publish lends its
+// payload to the client instead of copying it, until it returns. When ctx
+// ends before the flow, Publish returns ErrDeliveryPending and the caller
+// may reuse the buffer at once: the resend on the next connection still
+// carries the bytes that were published (MQTT-4.4.0-1), whether the
+// PUBLISH had been written or was still queued while offline.
+func TestFaultPublishBufferReusedAfterGivingUp(t *testing.T) {
+	faultEachProtocol(t, func(t *testing.T, level packets.ProtocolLevel) {
+		for _, offline := range []bool{false, true} {
+			t.Run(map[bool]string{false: "in flight", true: "queued offline"}[offline], func(t *testing.T) {
+				srv := brokertest.New(t)
+				c, conn := faultConnect(t, srv, faultPersistent(srv, level), false)
+				if offline {
+					conn.Close()
+					require.Eventually(t, func() bool { return !c.Stats().Connected }, 5*time.Second, time.Millisecond)
+				}
+				buf := []byte("original payload")
+				ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+				defer cancel()
+				err := c.Publish(ctx, "fault/lent", buf, client.WithQoS(client.AtLeastOnce))
+				require.ErrorIs(t, err, client.ErrDeliveryPending)
+				copy(buf, "overwritten!!!!!") // the caller's buffer again
+				if !offline {
+					first := conn.ExpectPublish(t)
+					assert.Equal(t, []byte("original payload"), first.Payload)
+					conn.Close()
+				}
+
+				conn2, _ := srv.AcceptConnected(t, true)
+				again := conn2.ExpectPublish(t)
+				assert.Equal(t, "fault/lent", again.TopicName)
+				assert.Equal(t, []byte("original payload"), again.Payload, "the client kept its own copy")
+				conn2.Send(t, &packets.Puback{PacketID: again.PacketID})
+				require.Eventually(t, func() bool { return c.Stats().Inflight == 0 && c.Stats().Queued == 0 }, 5*time.Second, time.Millisecond)
+			})
+		}
+	})
+}

@@ -3,6 +3,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"sync"
@@ -156,7 +157,30 @@ func (c *Client) Publish(ctx context.Context, topic string, payload []byte, opts
 	if err != nil {
 		return err
 	}
-	return m.d.wait(ctx, &c.notifyPool)
+	err = m.d.wait(ctx, &c.notifyPool)
+	if m.borrowed {
+		c.returnPayload(m)
+	}
+	return err
+}
+
+// returnPayload ends the loan of a blocking Publish's payload (see
+// outMsg.borrowed): once Publish returns the buffer is the caller's again,
+// so a flow still open because ctx ended takes a copy of its own. The copy
+// is made on the session goroutine, the only one that reads the payload
+// after the message was accepted.
+func (c *Client) returnPayload(m *outMsg) {
+	m.d.mu.Lock()
+	ended := m.d.ended
+	m.d.mu.Unlock()
+	if ended {
+		return // nothing reads the payload of a finished flow
+	}
+	_ = c.call(context.Background(), func(*session) {
+		if m.pub.Payload != nil {
+			m.pub.Payload = bytes.Clone(m.pub.Payload)
+		}
+	})
 }
 
 // PublishAsync is Publish that returns at once, with a Delivery to follow
@@ -215,8 +239,14 @@ func (c *Client) publish(ctx context.Context, topic string, payload []byte, wait
 		}
 		return m, nil
 	}
-	// The caller's buffer is theirs again once we return.
-	m.pub.Payload = append([]byte(nil), payload...)
+	if wait {
+		// Lent until Publish returns (returnPayload): a blocking
+		// publish copies nothing unless ctx ends before its flow.
+		m.borrowed = true
+	} else {
+		// The caller's buffer is theirs again once we return.
+		m.pub.Payload = append([]byte(nil), payload...)
+	}
 	if !c.post(op{kind: opPublish, m: m}) {
 		c.pending.release()
 		return nil, c.stoppedErr()

@@ -44,12 +44,15 @@ type session struct {
 type outMsg struct {
 	d        Delivery
 	seq      uint64
-	pub      packets.Publish // owns its payload at QoS 1 and 2
+	pub      packets.Publish // owns its payload at QoS 1 and 2, unless borrowed
 	released bool            // PUBREL sent: never resend the PUBLISH (MQTT-4.3.3-1)
 	recSeq   uint64          // when PUBREC came, to resend PUBRELs in that order (MQTT-4.6.0-4)
 	counted  bool            // holds a MaxPending place
 	written  atomic.Bool     // its PUBLISH left in a completed write (see conn.sendPublish)
 	expires  time.Time       // MQTT 5.0 Message Expiry: dropped if still queued then; zero: never
+	// borrowed: pub.Payload is the caller's buffer, lent by a blocking
+	// Publish until it returns; set before the message is posted.
+	borrowed bool
 }
 
 func newSession(c *Client) (*session, error) {
