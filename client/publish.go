@@ -245,7 +245,7 @@ func (c *Client) publish(ctx context.Context, topic string, payload []byte, wait
 		m.borrowed = true
 	} else {
 		// The caller's buffer is theirs again once we return.
-		m.pub.Payload = append([]byte(nil), payload...)
+		m.pub.Payload = c.payloads.copyOf(m, payload)
 	}
 	if !c.post(op{kind: opPublish, m: m}) {
 		c.pending.release()
@@ -304,7 +304,11 @@ func (c *Client) completeSent(m *outMsg, err error) {
 
 // finishMsg completes a message's Delivery and frees its MaxPending place.
 func (c *Client) finishMsg(m *outMsg, err error) {
-	if m.d.complete(err) && m.counted {
+	if !m.d.complete(err) {
+		return
+	}
+	c.payloads.putBack(m)
+	if m.counted {
 		m.counted = false
 		c.pending.release()
 	}

@@ -53,6 +53,7 @@ type outMsg struct {
 	// borrowed: pub.Payload is the caller's buffer, lent by a blocking
 	// Publish until it returns; set before the message is posted.
 	borrowed bool
+	pooled   *[]byte // pub.Payload's buffer, from Client.payloads; nil: not pooled
 }
 
 func newSession(c *Client) (*session, error) {
