@@ -28,6 +28,9 @@
 //     an asynchronous publish completes, so feedmq-mqtt5 has no counterpart).
 //   - BenchmarkSinkReceive: the sink floods b.N messages, at QoS 1 and 2
 //     with floodWindow unacknowledged at most, and a handler counts them.
+//   - BenchmarkFloorReceive: feedmq's QoS 0 SinkReceive beside a bare
+//     packets.Reader on the socket, without and with one payload copy per
+//     message: what any client pays below its own code.
 //
 // Through a real mosquitto on loopback (one per benchmark process, started
 // by the first benchmark that needs it):
