@@ -101,7 +101,11 @@ func BenchmarkSinkPublishParallel(b *testing.B) {
 						wg.Go(func() {
 							for next.Add(1) <= int64(b.N) {
 								if err := publish(ctx, v.payload, v.qos); err != nil {
-									failed.CompareAndSwap(nil, &err)
+									// A copy, so that err itself stays on the
+									// stack: taking its address would cost
+									// every publish an allocation.
+									e := err
+									failed.CompareAndSwap(nil, &e)
 									return
 								}
 							}
