@@ -40,10 +40,10 @@ type Client struct {
 	acks       ackTracker // inbound acknowledgments
 	delivery   delivery   // handler queues, their goroutines and the budget
 	hooks      hookRunner
-	topics     topicCache  // outbound topic names already validated
-	notifyPool sync.Pool   // wake-ups of blocking Publish calls
-	payloads   payloadPool // PublishAsync's payload copies
-	responder  responder   // Request's reply subscription
+	topics     topicCache                  // outbound topic names already validated
+	notifyPool sync.Pool                   // wake-ups of blocking Publish calls
+	payloads   atomic.Pointer[payloadPool] // PublishAsync's payload copies, made on first use
+	responder  responder                   // Request's reply subscription
 
 	assignedID   atomic.Pointer[string]  // client identifier a 5.0 broker assigned
 	redirectTo   atomic.Pointer[url.URL] // where a 5.0 DISCONNECT redirected the client

@@ -103,8 +103,15 @@
 //
 // # Memory
 //
-// Publish copies the payload of a QoS 1 or 2 message before it returns; a
-// QoS 0 payload is encoded into the connection's buffer before it returns.
-// A Message passed to a handler owns its topic and payload; handlers that
-// share a Message must not modify it.
+// The caller's payload is theirs again as soon as Publish or PublishAsync
+// returns. PublishAsync copies a QoS 1 or 2 payload into a buffer the client
+// recycles when the flow ends. Publish, which waits for the flow, uses the
+// caller's buffer while it waits and copies it only when ctx ends first. A
+// QoS 0 payload sent at once is encoded into the connection's buffer before
+// either returns. A Message passed to a handler owns its topic and payload;
+// handlers that share a Message must not modify it.
+//
+// A connection's read buffer rests at 4 KiB, grows up to 64 KiB while a
+// flood keeps it full, and returns to 4 KiB once reads bring little again
+// (two in a row: the PINGRESPs of a quiet connection).
 package client

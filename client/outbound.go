@@ -206,7 +206,7 @@ func (s *session) onPubrec(epoch uint64, id uint16, code packets.ReasonCode) {
 	if !m.released {
 		m.d.setReason(code)
 		m.released = true
-		s.c.payloads.putBack(m)
+		s.c.putBack(m)
 		m.pub.Payload = nil // never sent again
 		s.nextRec++
 		m.recSeq = s.nextRec

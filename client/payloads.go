@@ -35,12 +35,19 @@ func payloadClass(n int) (int, bool) {
 	return max(shift, minPayloadShift) - minPayloadShift, true
 }
 
-// copyOf returns a copy of p that m owns, from the pool when p's size is
-// pooled; m.pooled then holds what putBack returns.
-func (pp *payloadPool) copyOf(m *outMsg, p []byte) []byte {
+// copyPayload returns a copy of p that m owns, from the client's pool when
+// p's size is pooled; m.pooled then holds what putBack returns. The pool is
+// made by the first copy that needs it, so that a client that never
+// publishes larger payloads asynchronously (an idle one) does not carry it.
+func (c *Client) copyPayload(m *outMsg, p []byte) []byte {
 	i, ok := payloadClass(len(p))
 	if !ok {
 		return append([]byte(nil), p...)
+	}
+	pp := c.payloads.Load()
+	if pp == nil {
+		c.payloads.CompareAndSwap(nil, new(payloadPool))
+		pp = c.payloads.Load()
 	}
 	box, _ := pp.classes[i].Get().(*[]byte)
 	if box == nil {
@@ -52,12 +59,12 @@ func (pp *payloadPool) copyOf(m *outMsg, p []byte) []byte {
 }
 
 // putBack returns m's pooled copy, once nothing will read it again.
-func (pp *payloadPool) putBack(m *outMsg) {
+func (c *Client) putBack(m *outMsg) {
 	box := m.pooled
 	if box == nil {
 		return
 	}
 	m.pooled, m.pub.Payload = nil, nil
 	i, _ := payloadClass(cap(*box))
-	pp.classes[i].Put(box)
+	c.payloads.Load().classes[i].Put(box)
 }

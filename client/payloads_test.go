@@ -37,23 +37,23 @@ func TestPayloadClass(t *testing.T) {
 // to what it copies, and once put back the next copy of that class reuses
 // it; the message lets go of it.
 func TestPayloadPoolRecycles(t *testing.T) {
-	var pp payloadPool
+	c := &Client{}
 	src := make([]byte, 3000)
 	for i := range src {
 		src[i] = byte(i)
 	}
 	m := &outMsg{}
-	m.pub.Payload = pp.copyOf(m, src)
+	m.pub.Payload = c.copyPayload(m, src)
 	assert.Equal(t, src, m.pub.Payload)
 	assert.Equal(t, 4096, cap(m.pub.Payload))
 	first := &m.pub.Payload[0]
-	pp.putBack(m)
+	c.putBack(m)
 	assert.Nil(t, m.pub.Payload)
 	assert.Nil(t, m.pooled)
-	pp.putBack(m) // a second time does nothing
+	c.putBack(m) // a second time does nothing
 
 	m2 := &outMsg{}
-	m2.pub.Payload = pp.copyOf(m2, src[:2500])
+	m2.pub.Payload = c.copyPayload(m2, src[:2500])
 	assert.Equal(t, src[:2500], m2.pub.Payload)
 	// sync.Pool may drop an item at any GC, so reuse is likely, not sure.
 	if &m2.pub.Payload[0] != first {
@@ -61,7 +61,12 @@ func TestPayloadPoolRecycles(t *testing.T) {
 	}
 
 	small := &outMsg{}
-	small.pub.Payload = pp.copyOf(small, src[:64])
+	small.pub.Payload = c.copyPayload(small, src[:64])
 	assert.Nil(t, small.pooled, "64 B is not pooled")
+	assert.Equal(t, src[:64], small.pub.Payload)
+
+	idle := &Client{}
+	idle.copyPayload(&outMsg{}, src[:64])
+	assert.Nil(t, idle.payloads.Load(), "no pool until a copy needs one")
 	assert.Equal(t, src[:64], small.pub.Payload)
 }

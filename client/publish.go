@@ -152,6 +152,10 @@ func (d *Delivery) wait(ctx context.Context, pool *sync.Pool) error {
 // If ctx ends after the message was stored, the error wraps
 // ErrDeliveryPending and ctx.Err(), and delivery goes on. If it ends before,
 // the message was not sent. See the package errors for the other outcomes.
+//
+// Publish reads payload while it waits, and takes a copy of its own only if
+// it returns before the flow is complete: the buffer may be reused as soon
+// as Publish returns, but not changed while it runs.
 func (c *Client) Publish(ctx context.Context, topic string, payload []byte, opts ...PublishOption) error {
 	m, err := c.publish(ctx, topic, payload, true, opts)
 	if err != nil {
@@ -245,7 +249,7 @@ func (c *Client) publish(ctx context.Context, topic string, payload []byte, wait
 		m.borrowed = true
 	} else {
 		// The caller's buffer is theirs again once we return.
-		m.pub.Payload = c.payloads.copyOf(m, payload)
+		m.pub.Payload = c.copyPayload(m, payload)
 	}
 	if !c.post(op{kind: opPublish, m: m}) {
 		c.pending.release()
@@ -307,7 +311,7 @@ func (c *Client) finishMsg(m *outMsg, err error) {
 	if !m.d.complete(err) {
 		return
 	}
-	c.payloads.putBack(m)
+	c.putBack(m)
 	if m.counted {
 		m.counted = false
 		c.pending.release()
