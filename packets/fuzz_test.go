@@ -6,6 +6,7 @@ import (
 	"io"
 	"runtime"
 	"testing"
+	"testing/iotest"
 
 	"github.com/stretchr/testify/require"
 )
@@ -49,7 +50,36 @@ func FuzzDecode(f *testing.F) {
 		}
 		checkBoundedReader(t, data)
 		checkSkippingReader(t, data)
+		checkReaderChunking(t, data)
 	})
+}
+
+// checkReaderChunking reads data whole, in halves and a byte at a time, as
+// a network delivers it: the Reader returns the same packets and the same
+// error wherever the reads end, since its buffer must not depend on them.
+func checkReaderChunking(t *testing.T, data []byte) {
+	t.Helper()
+	read := func(src io.Reader) []string {
+		r := NewReaderSize(src, 16) // the smallest buffer: it must grow and shrink
+		r.SetMaxPacketSize(fuzzReaderLimit)
+		var out []string
+		for {
+			p, err := r.ReadPacket()
+			if err != nil {
+				if err != io.EOF {
+					out = append(out, "error: "+err.Error())
+				}
+				return out
+			}
+			enc, err := p.Append(nil)
+			require.NoError(t, err)
+			out = append(out, string(enc))
+		}
+	}
+	whole := read(bytes.NewReader(data))
+	require.Equal(t, whole, read(iotest.HalfReader(bytes.NewReader(data))), "read in halves")
+	require.Equal(t, whole, read(iotest.OneByteReader(bytes.NewReader(data))), "read a byte at a time")
+	require.Equal(t, whole, read(iotest.DataErrReader(bytes.NewReader(data))), "EOF with the last bytes")
 }
 
 // requireDecodeError checks the error contract of the decoding functions.
@@ -131,7 +161,8 @@ func checkBoundedReader(t *testing.T, data []byte) {
 		require.LessOrEqual(t, len(enc), 5+fuzzReaderLimit)
 	}
 	runtime.ReadMemStats(&after)
-	// bufio's 4 KiB, the body buffer, copies of strings (at most a small
+	// The read buffer's 4 KiB (it grows only while reads fill it, so with
+	// the input), the body buffer, copies of strings (at most a small
 	// multiple of the input) and list growth in SUBSCRIBE/UNSUBSCRIBE.
 	bound := uint64(4096 + fuzzReaderLimit + 32<<10 + 8*len(data))
 	require.Less(t, after.TotalAlloc-before.TotalAlloc, bound, "bytes allocated reading %d bytes", len(data))
