@@ -47,6 +47,52 @@ func (d *cuttingDialer) cut() {
 	}
 }
 
+// publishPaced calls publish for 0..n-1, one every interval, so that the
+// messages spread over cuts and many land in the middle of flows, then
+// waits until every flow completed.
+func publishPaced(t *testing.T, ctx context.Context, n int, every time.Duration, publish func(i int) (*client.Delivery, error)) {
+	t.Helper()
+	deliveries := make([]*client.Delivery, 0, n)
+	pace := time.NewTicker(every)
+	defer pace.Stop()
+	for i := range n {
+		<-pace.C
+		d, err := publish(i)
+		require.NoError(t, err, "message %d", i)
+		deliveries = append(deliveries, d)
+	}
+	for i, d := range deliveries {
+		require.NoError(t, d.Wait(ctx), "message %d", i)
+	}
+}
+
+// cutEvery cuts the link every interval until the returned stop is
+// called; stop returns how many cuts there were.
+func (d *cuttingDialer) cutEvery(interval time.Duration) (stop func() int) {
+	quit := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-tick.C:
+				d.cut()
+			case <-quit:
+				return
+			}
+		}
+	}()
+	return func() int {
+		close(quit)
+		<-done
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return d.cuts
+	}
+}
+
 // TestIntegrationQoS2UnderRepeatedCuts publishes 1,000 QoS 2 messages while
 // the publisher's link is cut every 300 ms, the case the issue measured
 // paho.mqtt.golang losing about half of. Every message must reach the
@@ -84,38 +130,14 @@ func testIntegrationQoS2UnderRepeatedCuts(t *testing.T, proto packets.ProtocolLe
 		Brokers: []string{b.URL()}, ClientID: "cuts-pub", PersistentSession: true, Dial: d.dial,
 		Reconnect: client.Backoff{InitialDelay: 5 * time.Millisecond, MaxDelay: 20 * time.Millisecond},
 	})
-	stop := make(chan struct{})
-	cutterDone := make(chan struct{})
-	go func() {
-		defer close(cutterDone)
-		tick := time.NewTicker(300 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-tick.C:
-				d.cut()
-			case <-stop:
-				return
-			}
-		}
-	}()
+	stopCuts := d.cutEvery(300 * time.Millisecond)
 
 	// Spread the messages over a few seconds, so that many cuts land in
 	// the middle of flows.
-	deliveries := make([]*client.Delivery, 0, n)
-	pace := time.NewTicker(3 * time.Millisecond)
-	for i := range n {
-		<-pace.C
-		dl, err := pub.PublishAsync("cuts/q2", []byte(fmt.Sprint(i)), client.WithQoS(client.ExactlyOnce))
-		require.NoError(t, err)
-		deliveries = append(deliveries, dl)
-	}
-	pace.Stop()
-	for i, dl := range deliveries {
-		require.NoError(t, dl.Wait(ctx), "message %d", i)
-	}
-	close(stop)
-	<-cutterDone
+	publishPaced(t, ctx, n, 3*time.Millisecond, func(i int) (*client.Delivery, error) {
+		return pub.PublishAsync("cuts/q2", []byte(fmt.Sprint(i)), client.WithQoS(client.ExactlyOnce))
+	})
+	cuts := stopCuts()
 
 	select {
 	case <-all:
@@ -123,9 +145,6 @@ func testIntegrationQoS2UnderRepeatedCuts(t *testing.T, proto packets.ProtocolLe
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	d.mu.Lock()
-	cuts := d.cuts
-	d.mu.Unlock()
 	t.Logf("%d QoS 2 messages, %d link cuts, %d distinct received", n, cuts, len(seen))
 	// mosquitto 2.0 acknowledges, and drops, a QoS 2 message beyond its
 	// max_inflight_messages (20): at 3.1.1 the PUBREC cannot say so, and
@@ -192,39 +211,16 @@ func TestIntegrationPooledPayloadsUnderCuts(t *testing.T) {
 		Brokers: []string{b.URL()}, ClientID: "pool-pub", PersistentSession: true, Dial: d.dial,
 		Reconnect: client.Backoff{InitialDelay: 5 * time.Millisecond, MaxDelay: 20 * time.Millisecond},
 	})
-	stop := make(chan struct{})
-	cutterDone := make(chan struct{})
-	go func() {
-		defer close(cutterDone)
-		tick := time.NewTicker(200 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-tick.C:
-				d.cut()
-			case <-stop:
-				return
-			}
-		}
-	}()
+	stopCuts := d.cutEvery(200 * time.Millisecond)
 
-	deliveries := make([]*client.Delivery, 0, n)
-	pace := time.NewTicker(2 * time.Millisecond)
-	for i := range n {
-		<-pace.C
+	publishPaced(t, ctx, n, 2*time.Millisecond, func(i int) (*client.Delivery, error) {
 		p := payload(i)
 		qos := client.AtLeastOnce + client.QoS(i%2)
-		dl, err := pub.PublishAsync("pool/"+qos.String(), p, client.WithQoS(qos))
-		require.NoError(t, err)
+		d, err := pub.PublishAsync("pool/"+qos.String(), p, client.WithQoS(qos))
 		clear(p) // the client has its own copy
-		deliveries = append(deliveries, dl)
-	}
-	pace.Stop()
-	for i, dl := range deliveries {
-		require.NoError(t, dl.Wait(ctx), "message %d", i)
-	}
-	close(stop)
-	<-cutterDone
+		return d, err
+	})
+	cuts := stopCuts()
 
 	select {
 	case <-all:
@@ -232,9 +228,6 @@ func TestIntegrationPooledPayloadsUnderCuts(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	d.mu.Lock()
-	cuts := d.cuts
-	d.mu.Unlock()
 	t.Logf("%d messages of %d sizes, %d link cuts, %d distinct received whole", n, len(sizes), cuts, len(seen))
 	assert.GreaterOrEqual(t, cuts, 5, "the link was cut during the run")
 	assert.Empty(t, corrupt, "messages with another's bytes")
