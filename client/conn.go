@@ -21,8 +21,8 @@ import (
 //
 // Packets reach the network in batches: producers (the session, the
 // inbound acknowledger, QoS 0 publishers) encode straight into pending under
-// mu; the writer goroutine swaps the whole batch out and writes it in one
-// call. The first producer to find no writer running starts one, and the
+// mu, in chunks of batchChunk under a burst; the writer goroutine takes the
+// whole batch and writes it in one call. The first producer to find no writer running starts one, and the
 // writer exits once nothing was queued for writerLinger, so an idle
 // connection has none while a busy one keeps its writer.
 // Nobody waits for the writer except a caller who asked to: a stuck write
@@ -52,7 +52,9 @@ type conn struct {
 	reauth atomic.Pointer[reauth] // a re-authentication in progress
 
 	mu       sync.Mutex // guards the fields below; never held across I/O
-	pending  []byte     // encoded packets the writer has not taken yet
+	pending  []byte     // encoded packets the writer has not taken yet, after those in full
+	full     [][]byte   // chunks of a burst set aside before pending, in order (batchChunk)
+	spare    [][]byte   // written chunks, emptied, for reuse while the writer runs
 	waiters  []*outMsg  // PUBLISHes in pending, told when it is written
 	sentDisc chan struct{}
 	final    bool  // DISCONNECT queued: nothing may follow (MQTT-3.14.4-2)
@@ -84,9 +86,10 @@ func (cn *conn) fail(err error) {
 	})
 }
 
-// beginAppend locks the connection for a producer that appends to pending,
-// unless the connection takes no more: then it returns why, unlocked.
-func (cn *conn) beginAppend() (wasEmpty bool, err error) {
+// beginAppend locks the connection for a producer that appends to pending
+// a packet of about need bytes, unless the connection takes no more: then
+// it returns why, unlocked.
+func (cn *conn) beginAppend(need int) (wasEmpty bool, err error) {
 	cn.mu.Lock()
 	if cn.ended || cn.final {
 		err = cn.err
@@ -96,7 +99,40 @@ func (cn *conn) beginAppend() (wasEmpty bool, err error) {
 		}
 		return false, err
 	}
-	return len(cn.pending) == 0, nil
+	wasEmpty = len(cn.pending) == 0 && len(cn.full) == 0
+	if len(cn.pending) >= batchChunk/2 && len(cn.pending)+need > cap(cn.pending) {
+		// A burst: the chunk is set aside whole and the next one is
+		// begun, instead of growing (and copying) one buffer to the
+		// size of the burst. Below half a chunk, pending grows as
+		// usual, so that light traffic keeps small buffers.
+		cn.full = append(cn.full, cn.pending)
+		cn.pending = cn.spareChunk()
+		if cn.pending == nil {
+			cn.pending = make([]byte, 0, max(batchChunk, need))
+		}
+	}
+	return wasEmpty, nil
+}
+
+// batchChunk is the size of the chunks a burst is encoded into; the writer
+// sends the chunks of a batch with one writev.
+const batchChunk = 64 << 10
+
+// maxSpareChunks bounds the written chunks kept for reuse while the writer
+// runs.
+const maxSpareChunks = 128
+
+// spareChunk returns a written, emptied chunk to append to, or nil when
+// there is none. cn.mu is held.
+func (cn *conn) spareChunk() []byte {
+	n := len(cn.spare)
+	if n == 0 {
+		return nil
+	}
+	b := cn.spare[n-1]
+	cn.spare[n-1] = nil
+	cn.spare = cn.spare[:n-1]
+	return b
 }
 
 // endAppend unlocks after beginAppend and, when something was appended,
@@ -115,7 +151,7 @@ func (cn *conn) send(p packets.Packet) error {
 	if cn.tracing {
 		cn.c.trace(true, p)
 	}
-	wasEmpty, err := cn.beginAppend()
+	wasEmpty, err := cn.beginAppend(0)
 	if err != nil {
 		return err
 	}
@@ -126,6 +162,10 @@ func (cn *conn) send(p packets.Packet) error {
 	cn.endAppend(wasEmpty, err == nil)
 	return err
 }
+
+// maxAckSize bounds the encoding of an acknowledgment sendAckCode queues:
+// fixed header, packet identifier and reason code.
+const maxAckSize = 5
 
 // sendAck queues PUBACK, PUBREC, PUBREL or PUBCOMP without allocating.
 func (cn *conn) sendAck(t packets.Type, id uint16) error {
@@ -138,7 +178,7 @@ func (cn *conn) sendAckCode(t packets.Type, id uint16, code packets.ReasonCode) 
 		// Boxed only for the trace: the hot path does not allocate.
 		cn.c.trace(true, ackPacket(t, id, code))
 	}
-	wasEmpty, err := cn.beginAppend()
+	wasEmpty, err := cn.beginAppend(maxAckSize)
 	if err != nil {
 		return err
 	}
@@ -202,7 +242,9 @@ func (cn *conn) sendPublish(m *outMsg) error {
 	if cn.tracing {
 		cn.c.trace(true, &m.pub)
 	}
-	wasEmpty, err := cn.beginAppend()
+	// The topic, payload and header; properties may take more, which
+	// append then grows the chunk for.
+	wasEmpty, err := cn.beginAppend(len(m.pub.TopicName) + len(m.pub.Payload) + 16)
 	if err != nil {
 		return err
 	}
@@ -271,7 +313,7 @@ func (cn *conn) sendDisconnect(p *packets.Disconnect) <-chan struct{} {
 	if cn.tracing {
 		cn.c.trace(true, p)
 	}
-	wasEmpty, err := cn.beginAppend()
+	wasEmpty, err := cn.beginAppend(0)
 	if err == nil {
 		cn.pending, err = packets.AppendWithin(cn.pending, p, cn.level, cn.server.MaximumPacketSize)
 		if err == nil {

@@ -564,3 +564,43 @@ func TestFaultPublishBufferReusedAfterGivingUp(t *testing.T) {
 		}
 	})
 }
+
+// TestFaultBurstKeepsOrder publishes a burst far larger than the socket's
+// buffers to a broker that is not reading yet, with payloads from 100 B to
+// 70 KB: the writer blocks, the client sets the burst aside in chunks,
+// and once the broker reads, every PUBLISH arrives whole and in publish
+// order.
+func TestFaultBurstKeepsOrder(t *testing.T) {
+	srv := brokertest.New(t)
+	cfg := faultConfig(srv)
+	cfg.MaxPending = 1000
+	c, conn := faultConnect(t, srv, cfg, false)
+
+	sizes := []int{100, 5000, 70000, 300, 64 << 10, 20000, 1}
+	const n = 600
+	payload := func(i int) []byte {
+		p := make([]byte, sizes[i%len(sizes)])
+		for j := range p {
+			p[j] = byte(i*7 + j)
+		}
+		return p
+	}
+	var ds []*client.Delivery
+	total := 0
+	for i := range n {
+		p := payload(i)
+		total += len(p)
+		d, err := c.PublishAsync(fmt.Sprintf("burst/%d", i), p)
+		require.NoError(t, err, "message %d", i)
+		ds = append(ds, d)
+	}
+	t.Logf("%d messages, %d bytes queued before the broker read any", n, total)
+	for i := range n {
+		p := conn.ExpectPublish(t)
+		require.Equal(t, fmt.Sprintf("burst/%d", i), p.TopicName, "publish order")
+		require.Equal(t, payload(i), p.Payload, "message %d whole", i)
+	}
+	for i, d := range ds {
+		require.NoError(t, d.Wait(context.Background()), "message %d", i)
+	}
+}

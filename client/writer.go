@@ -5,6 +5,7 @@ package client
 
 import (
 	"fmt"
+	"net"
 	"runtime"
 	"time"
 )
@@ -39,7 +40,8 @@ const yieldBelow = 16 << 10
 // packets leave in one write; it exits once nothing came for writerLinger.
 func (cn *conn) writeLoop() {
 	defer cn.writers.Done()
-	var buf []byte
+	var batch [][]byte // the chunks taken, in order
+	var iov net.Buffers
 	var waiters []*outMsg
 	var linger *time.Timer
 	defer func() {
@@ -55,7 +57,7 @@ func (cn *conn) writeLoop() {
 			cn.mu.Unlock()
 			return
 		}
-		if len(cn.pending) == 0 {
+		if len(cn.pending) == 0 && len(cn.full) == 0 {
 			cn.mu.Unlock()
 			if linger == nil {
 				linger = time.NewTimer(writerLinger)
@@ -67,7 +69,7 @@ func (cn *conn) writeLoop() {
 			}
 			continue
 		}
-		if !yielded && len(cn.pending) < yieldBelow {
+		if !yielded && len(cn.full) == 0 && len(cn.pending) < yieldBelow {
 			// Let the goroutines that are ready to run add theirs
 			// first: producers woken by the acks just read queue
 			// their next packets, and one write takes them all.
@@ -77,15 +79,18 @@ func (cn *conn) writeLoop() {
 			continue
 		}
 		yielded = false
-		// The two buffers swap and keep their size while traffic lasts:
-		// shrinking one here would make the next burst grow it again,
-		// copying as it goes. They are let go when the writer exits.
-		buf, cn.pending = cn.pending, buf[:0]
+		batch = append(append(batch[:0], cn.full...), cn.pending)
+		clear(cn.full)
+		cn.full = cn.full[:0]
+		// The chunks keep their size while traffic lasts: shrinking
+		// one here would make the next burst grow it again, copying as
+		// it goes. They are let go when the writer exits.
+		cn.pending = cn.spareChunk()
 		waiters, cn.waiters = cn.waiters, waiters[:0]
 		sentDisc := cn.sentDisc
 		last, cause := cn.final, cn.cause
 		cn.mu.Unlock()
-		err := cn.write(buf)
+		err := cn.write(batch, &iov)
 		for i, m := range waiters {
 			cn.c.written(m, err)
 			waiters[i] = nil
@@ -106,7 +111,14 @@ func (cn *conn) writeLoop() {
 			cn.mu.Unlock()
 			return
 		}
-		buf = buf[:0]
+		cn.mu.Lock()
+		for _, b := range batch {
+			if len(cn.spare) < maxSpareChunks && cap(b) <= 2*batchChunk {
+				cn.spare = append(cn.spare, b[:0])
+			}
+		}
+		cn.mu.Unlock()
+		clear(batch)
 	}
 }
 
@@ -122,29 +134,42 @@ func (cn *conn) waitForWork(linger *time.Timer) bool {
 	}
 	cn.mu.Lock()
 	defer cn.mu.Unlock()
-	if len(cn.pending) > 0 && !cn.ended {
+	if (len(cn.pending) > 0 || len(cn.full) > 0) && !cn.ended {
 		return true
 	}
 	cn.writing = false
-	cn.pending = shrink(cn.pending)
+	cn.pending, cn.spare = shrink(cn.pending), nil
 	return false
 }
 
-// write writes one batch within the write timeout.
-func (cn *conn) write(b []byte) error {
+// write writes one batch, its chunks in order, within the write timeout:
+// one chunk with Write, several with one writev (net.Buffers). iov is the
+// writer's scratch for the latter, since writing consumes a net.Buffers.
+func (cn *conn) write(batch [][]byte, iov *net.Buffers) error {
 	cn.nc.SetWriteDeadline(time.Now().Add(cn.c.s.WriteTimeout))
-	_, err := cn.nc.Write(b)
-	cn.c.stats.bytesOut.Add(int64(len(b)))
+	var n int64
+	var err error
+	if len(batch) == 1 {
+		var k int
+		k, err = cn.nc.Write(batch[0])
+		n = int64(k)
+	} else {
+		*iov = append((*iov)[:0], batch...)
+		bufs := *iov
+		n, err = bufs.WriteTo(cn.nc)
+		clear(*iov)
+	}
+	cn.c.stats.bytesOut.Add(n)
 	if err == nil && cn.ka != nil {
 		cn.ka.sent()
 	}
 	return err
 }
 
-// shrink lets a buffer that grew for a burst go, so an idle connection
-// holds little memory.
+// shrink lets a buffer that grew past 4 KiB for a burst go, so an idle
+// connection holds little memory.
 func shrink(b []byte) []byte {
-	if cap(b) > 64<<10 {
+	if cap(b) > 4<<10 {
 		return nil
 	}
 	return b[:0]
@@ -156,7 +181,7 @@ func shrink(b []byte) []byte {
 func (cn *conn) endWaiters() {
 	cn.mu.Lock()
 	waiters := cn.waiters
-	cn.waiters, cn.pending = nil, nil
+	cn.waiters, cn.pending, cn.full, cn.spare = nil, nil, nil, nil
 	sentDisc := cn.sentDisc
 	cn.sentDisc = nil
 	cn.mu.Unlock()
