@@ -52,6 +52,8 @@ func (cn *conn) writeLoop() {
 	yielded := false
 	for {
 		cn.mu.Lock()
+		// The last batch's chunks, written, under the lock taken anyway.
+		batch = cn.recycle(batch)
 		if cn.ended {
 			cn.writing = false
 			cn.mu.Unlock()
@@ -79,7 +81,7 @@ func (cn *conn) writeLoop() {
 			continue
 		}
 		yielded = false
-		batch = append(append(batch[:0], cn.full...), cn.pending)
+		batch = append(append(batch, cn.full...), cn.pending)
 		clear(cn.full)
 		cn.full = cn.full[:0]
 		// The chunks keep their size while traffic lasts: shrinking
@@ -111,15 +113,19 @@ func (cn *conn) writeLoop() {
 			cn.mu.Unlock()
 			return
 		}
-		cn.mu.Lock()
-		for _, b := range batch {
-			if len(cn.spare) < maxSpareChunks && cap(b) <= 2*batchChunk {
-				cn.spare = append(cn.spare, b[:0])
-			}
-		}
-		cn.mu.Unlock()
-		clear(batch)
 	}
+}
+
+// recycle keeps the chunks of a written batch for reuse, within
+// maxSpareChunks, and empties batch. cn.mu is held.
+func (cn *conn) recycle(batch [][]byte) [][]byte {
+	for _, b := range batch {
+		if len(cn.spare) < maxSpareChunks && cap(b) <= 2*batchChunk {
+			cn.spare = append(cn.spare, b[:0])
+		}
+	}
+	clear(batch)
+	return batch[:0]
 }
 
 // waitForWork waits until something is queued, and reports false when the
