@@ -234,6 +234,9 @@ func (r *Reader) makeRoom(need int, grow bool) {
 	for size < need {
 		size *= 2
 	}
+	// need is at most maxReadBuffer, and a resting size that is not a
+	// power of two must not double past the bound.
+	size = min(size, max(maxReadBuffer, need))
 	if size != cap(r.buf) {
 		nb := make([]byte, size)
 		copy(nb, r.buf[r.r:r.w])

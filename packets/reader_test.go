@@ -548,3 +548,16 @@ func TestReaderBufferFollowsTraffic(t *testing.T) {
 	_, err = r.ReadPacket()
 	assert.Equal(t, io.EOF, err)
 }
+
+// TestReaderBufferBoundWithOddRestingSize: a resting size that is not a
+// power of two still grows no further than 64 KiB under a flood.
+func TestReaderBufferBoundWithOddRestingSize(t *testing.T) {
+	one := mustAppend(t, &Publish{TopicName: "flood", Payload: pattern(3000)})
+	r := NewReaderSize(&segmentReader{segs: [][]byte{bytes.Repeat(one, 200)}}, 5000)
+	for i := range 200 {
+		_, err := r.ReadPacket()
+		require.NoError(t, err, "message %d", i)
+		require.LessOrEqual(t, cap(r.buf), maxReadBuffer)
+	}
+	assert.Equal(t, maxReadBuffer, cap(r.buf), "grown to the bound")
+}
