@@ -160,13 +160,12 @@ func (r *Reader) ReadPacket() (Packet, error) {
 		got := copy(body, r.buf[r.r:r.w])
 		r.r += got
 		if got < n {
-			if r.err != nil {
-				return nil, eofInPacket(r.err, header+got)
+			if err := r.takeErr(); err != nil {
+				return nil, eofInPacket(err, header+got)
 			}
 			// Straight from the stream: the packet is past the buffer.
 			k, err := io.ReadFull(r.src, body[got:])
 			if err != nil {
-				r.err = err
 				return nil, eofInPacket(err, header+got+k)
 			}
 		}
@@ -182,14 +181,13 @@ func (r *Reader) fill(need int) error { return r.fillAs(need, true) }
 // that are only passed over.
 func (r *Reader) fillAs(need int, grow bool) error {
 	for empty := 0; r.w-r.r < need; {
-		if r.err != nil {
-			return r.err
+		if err := r.takeErr(); err != nil {
+			return err
 		}
 		r.makeRoom(need, grow)
 		n, err := r.src.Read(r.buf[r.w:])
 		if n < 0 || n > len(r.buf)-r.w {
-			r.err = errBadRead
-			return r.err
+			return errBadRead
 		}
 		r.full = n == len(r.buf)-r.w
 		if n < r.rest/2 {
@@ -207,6 +205,15 @@ func (r *Reader) fillAs(need int, grow bool) error {
 		}
 	}
 	return nil
+}
+
+// takeErr returns the stream's error once the bytes read before it have
+// been used, and forgets it, as bufio does: a stream whose Read failed for
+// a moment (a deadline) may be read again.
+func (r *Reader) takeErr() error {
+	err := r.err
+	r.err = nil
+	return err
 }
 
 // errBadRead reports a stream whose Read returned an impossible count.

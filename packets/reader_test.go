@@ -561,3 +561,45 @@ func TestReaderBufferBoundWithOddRestingSize(t *testing.T) {
 	}
 	assert.Equal(t, maxReadBuffer, cap(r.buf), "grown to the bound")
 }
+
+// flakyReader serves its parts in order, each nil part an error instead,
+// as a connection whose read deadline passed mid-packet does.
+type flakyReader struct {
+	parts [][]byte
+	err   error
+}
+
+func (f *flakyReader) Read(p []byte) (int, error) {
+	if len(f.parts) == 0 {
+		return 0, io.EOF
+	}
+	part := f.parts[0]
+	if part == nil { // the error's place
+		f.parts = f.parts[1:]
+		return 0, f.err
+	}
+	n := copy(p, part)
+	if f.parts[0] = part[n:]; len(f.parts[0]) == 0 {
+		f.parts = f.parts[1:]
+	}
+	return n, nil
+}
+
+// TestReaderResumesAfterTransientError: an error from the stream in the
+// middle of a packet is returned once, as bufio returns it, and the bytes
+// read before it stay buffered, so a ReadPacket after a passing error (a
+// read deadline) returns the whole packet.
+func TestReaderResumesAfterTransientError(t *testing.T) {
+	want := &Publish{TopicName: "a/b", Payload: pattern(300)}
+	wire := mustAppend(t, want)
+	errTimeout := errors.New("i/o timeout")
+	src := &flakyReader{parts: [][]byte{wire[:100], nil, wire[100:]}, err: errTimeout}
+	r := NewReader(src)
+	_, err := r.ReadPacket()
+	require.ErrorIs(t, err, errTimeout)
+	p, err := r.ReadPacket()
+	require.NoError(t, err)
+	assert.Equal(t, want, p)
+	_, err = r.ReadPacket()
+	assert.Equal(t, io.EOF, err)
+}
