@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,25 +11,8 @@ import (
 
 	"github.com/feedmq/feedmq/client"
 	"github.com/feedmq/feedmq/internal/mosquittotest"
+	"github.com/feedmq/feedmq/internal/syncbuf"
 )
-
-// syncBuffer is an io.Writer the example and the test share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestAdafruitFeeds runs the example against a real broker that asks for
 // the user name and key, drives its callbacks and watches its photocell.
@@ -47,7 +29,7 @@ func TestAdafruitFeeds(t *testing.T) {
 	_, err = peer.Subscribe(ctx, "ada/feeds/photocell", client.AtLeastOnce, func(m *client.Message) { photocell <- string(m.Payload) })
 	require.NoError(t, err)
 
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
@@ -75,6 +57,6 @@ func TestAdafruitFeeds(t *testing.T) {
 
 func TestAdafruitNeedsUsername(t *testing.T) {
 	t.Setenv("AIO_USERNAME", "")
-	err := run(context.Background(), []string{"-broker", "mqtt://127.0.0.1:1"}, &syncBuffer{})
+	err := run(context.Background(), []string{"-broker", "mqtt://127.0.0.1:1"}, &syncbuf.Buffer{})
 	require.ErrorContains(t, err, "AIO_USERNAME")
 }

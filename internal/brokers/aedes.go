@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/feedmq/feedmq/internal/mosquittotest"
 )
 
 // aedesServer is the node.js script Start writes: an aedes broker with a TCP
@@ -93,7 +95,7 @@ func StartAedes(tb testing.TB) Broker {
 	tb.Cleanup(func() {
 		a.stop()
 		if tb.Failed() {
-			tb.Logf("brokers: log of aedes on %s:\n%s", a.URL(), tail(a.log.String(), maxDump))
+			tb.Logf("brokers: log of aedes on %s:\n%s", a.URL(), mosquittotest.Tail(a.log.String(), maxDump))
 		}
 	})
 	if err := a.start(); err != nil {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
-	"strings"
 	"syscall"
 	"time"
 
@@ -81,15 +80,3 @@ func (l *logBuffer) notef(format string, args ...any) {
 
 // maxDump is how much of a log a failed test prints.
 const maxDump = 32 << 10
-
-// tail returns the last n bytes of s.
-func tail(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := len(s) - n
-	if i := strings.IndexByte(s[cut:], '\n'); i >= 0 {
-		cut += i + 1
-	}
-	return fmt.Sprintf("[%d bytes omitted]\n%s", cut, s[cut:])
-}

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/feedmq/feedmq/internal/mosquittotest"
 )
 
 // rabbitReadyTimeout bounds how long a node may take to serve MQTT; a node
@@ -101,7 +103,7 @@ func StartRabbitMQCluster(tb testing.TB, n int) []*RabbitMQ {
 		tb.Cleanup(func() {
 			r.Stop()
 			if tb.Failed() {
-				tb.Logf("brokers: log of RabbitMQ node %s (MQTT on %s):\n%s", r.node, r.URL(), tail(r.Log(), maxDump))
+				tb.Logf("brokers: log of RabbitMQ node %s (MQTT on %s):\n%s", r.node, r.URL(), mosquittotest.Tail(r.Log(), maxDump))
 				saveLog(tb, r.node, r.Log())
 			}
 		})

@@ -164,7 +164,7 @@ func Start(tb testing.TB, opts Options) *Broker {
 	tb.Cleanup(func() {
 		b.Stop()
 		if tb.Failed() {
-			tb.Logf("mosquittotest: log of the broker on %s:\n%s", b.Addr(), tail(b.Log(), maxDump))
+			tb.Logf("mosquittotest: log of the broker on %s (Broker.Log has all of it):\n%s", b.Addr(), Tail(b.Log(), maxDump))
 		}
 	})
 
@@ -501,8 +501,10 @@ func prefixed(scheme, addr, path string) string {
 	return scheme + addr + path
 }
 
-// tail returns the last n bytes of s, starting at a line.
-func tail(s string, n int) string {
+// Tail returns the last n bytes of s, starting at a line, after a note of
+// how many bytes before them it leaves out: the end of a long log, for a
+// failed test to print.
+func Tail(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
@@ -510,7 +512,7 @@ func tail(s string, n int) string {
 	if i := strings.IndexByte(s[cut:], '\n'); i >= 0 {
 		cut += i + 1
 	}
-	return fmt.Sprintf("[%d bytes before this omitted; Broker.Log has them]\n%s", cut, s[cut:])
+	return fmt.Sprintf("[%d bytes omitted]\n%s", cut, s[cut:])
 }
 
 // logBuffer collects mosquitto's stdout and stderr. exec copies into it from
