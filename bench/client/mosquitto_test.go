@@ -111,21 +111,7 @@ func BenchmarkMosquittoPublishAsync(b *testing.B) {
 		b.Run(v.String(), func(b *testing.B) {
 			b.Run("feedmq", func(b *testing.B) {
 				c := newFeedmq(b, broker, v.qos, client.Config{MaxInflight: feedmqInflight})
-				b.ReportAllocs()
-				b.ResetTimer()
-				m := startMeter()
-				pipeline(b,
-					func() (*client.Delivery, error) {
-						return c.PublishAsync(benchTopic, v.payload, client.WithQoS(v.qos))
-					},
-					func(d *client.Delivery) error {
-						<-d.Done()
-						return d.Err()
-					})
-				b.StopTimer()
-				m.report(b)
-				settle(b, "feedmq", feedmqPublish(c))
-				checkFeedmqDone(b, c, 2)
+				timePublishAsyncFeedmq(b, c, v, 2)
 			})
 			b.Run("paho", func(b *testing.B) {
 				c := newPaho(b, broker, v.qos)
