@@ -84,7 +84,7 @@ func (a *ackTracker) send(m *Message) {
 	refusal := packets.ReasonCode(m.refusal.Load())
 	if m.QoS == AtLeastOnce {
 		if cn != nil {
-			_ = cn.sendAckCode(packets.TypePuback, m.PacketID, refusal)
+			_ = cn.sendAckCode(packets.TypePuback, m.PacketID, refusal, false)
 		}
 		return
 	}
@@ -93,7 +93,7 @@ func (a *ackTracker) send(m *Message) {
 		// and the exchange ends with this PUBREC.
 		c.in.forget(m.PacketID)
 		if cn != nil {
-			_ = cn.sendAckCode(packets.TypePubrec, m.PacketID, refusal)
+			_ = cn.sendAckCode(packets.TypePubrec, m.PacketID, refusal, false)
 			cn.quotaFreed()
 		}
 		return

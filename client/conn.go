@@ -24,7 +24,10 @@ import (
 // mu, in chunks of batchChunk under a burst; the writer goroutine takes the
 // whole batch and writes it in one call. The first producer to find no writer running starts one, and the
 // writer exits once nothing was queued for writerLinger, so an idle
-// connection has none while a busy one keeps its writer.
+// connection has none while a busy one keeps its writer. When no writer
+// runs, a packet whose sender waits for it anyway (a blocking Publish) is
+// written by that goroutine, as far as the socket takes it without
+// waiting (writeInline), and only the rest is left to a writer.
 // Nobody waits for the writer except a caller who asked to: a stuck write
 // only lets pending grow, and pending is bounded by what the session admits
 // (MaxInflight, MaxPending).
@@ -38,6 +41,9 @@ type conn struct {
 	level          packets.ProtocolLevel
 	server         ServerSettings // the broker's CONNACK limits, or 3.1.x defaults
 	ka             *keepalive     // nil when keepalive is off
+	sock           *sockWriter    // writes nc without waiting, for writeInline; nil when nc is not a plain socket
+	linger         time.Duration  // how long the writer goroutine waits for work: writerLinger
+	inlineHook     func()         // tests only: runs as writeInline starts writing; nil
 	tracing        bool           // packets go to the debug log or Config.OnPacket
 
 	// Read loop only.
@@ -57,10 +63,13 @@ type conn struct {
 	spare    [][]byte   // written chunks, emptied, for reuse while the writer runs
 	waiters  []*outMsg  // PUBLISHes in pending, told when it is written
 	sentDisc chan struct{}
-	final    bool  // DISCONNECT queued: nothing may follow (MQTT-3.14.4-2)
-	cause    error // why abort queued DISCONNECT; nil when Disconnect did
-	ended    bool  // no more writes: err says why
-	writing  bool  // a writer goroutine owns the socket's write side
+	final    bool      // DISCONNECT queued: nothing may follow (MQTT-3.14.4-2)
+	cause    error     // why abort queued DISCONNECT; nil when Disconnect did
+	ended    bool      // no more writes: err says why
+	writing  bool      // a writer goroutine runs, writing or waiting for work
+	busy     bool      // a write is under way, the writer's or a writeInline
+	side     []byte    // writeInline's spare for pending
+	sideWait []*outMsg // writeInline's spare for waiters
 
 	writers  sync.WaitGroup // the writer goroutine, while one runs
 	wake     chan struct{}  // capacity 1: pending became non-empty while the writer waited
@@ -136,8 +145,16 @@ func (cn *conn) spareChunk() []byte {
 }
 
 // endAppend unlocks after beginAppend and, when something was appended,
-// sees that a writer will take it.
-func (cn *conn) endAppend(wasEmpty, appended bool) {
+// sees that a writer will take it. When now is set, the caller's goroutine
+// is going to wait for what it appended: if the packet is alone and no
+// writer goroutine runs, it is written right here as far as the socket
+// takes it without waiting, which spares waking one. A running writer
+// means traffic, which it batches better than one write per packet.
+func (cn *conn) endAppend(wasEmpty, appended, now bool) {
+	if appended && now && wasEmpty && !cn.writing && !cn.busy && !cn.final && cn.sock != nil {
+		cn.writeInline()
+		return
+	}
 	start := appended && cn.claimWriter(wasEmpty)
 	cn.mu.Unlock()
 	if start {
@@ -159,7 +176,7 @@ func (cn *conn) send(p packets.Packet) error {
 	// and AUTH drop their Reason String and User Properties to fit, any
 	// other packet over it is an error.
 	cn.pending, err = packets.AppendWithin(cn.pending, p, cn.level, cn.server.MaximumPacketSize)
-	cn.endAppend(wasEmpty, err == nil)
+	cn.endAppend(wasEmpty, err == nil, false)
 	return err
 }
 
@@ -169,11 +186,12 @@ const maxAckSize = 5
 
 // sendAck queues PUBACK, PUBREC, PUBREL or PUBCOMP without allocating.
 func (cn *conn) sendAck(t packets.Type, id uint16) error {
-	return cn.sendAckCode(t, id, packets.ReasonSuccess)
+	return cn.sendAckCode(t, id, packets.ReasonSuccess, false)
 }
 
-// sendAckCode is sendAck with a 5.0 reason code; at 3.1.x code is 0.
-func (cn *conn) sendAckCode(t packets.Type, id uint16, code packets.ReasonCode) error {
+// sendAckCode is sendAck with a 5.0 reason code (at 3.1.x code is 0), and
+// now as endAppend takes it.
+func (cn *conn) sendAckCode(t packets.Type, id uint16, code packets.ReasonCode, now bool) error {
 	if cn.tracing {
 		// Boxed only for the trace: the hot path does not allocate.
 		cn.c.trace(true, ackPacket(t, id, code))
@@ -196,7 +214,7 @@ func (cn *conn) sendAckCode(t packets.Type, id uint16, code packets.ReasonCode) 
 		p := packets.Pubcomp{PacketID: id, ReasonCode: code}
 		cn.pending, _ = p.AppendVersion(cn.pending, cn.level)
 	}
-	cn.endAppend(wasEmpty, true)
+	cn.endAppend(wasEmpty, true, now)
 	if t == packets.TypePuback {
 		cn.quotaFreed()
 	}
@@ -233,12 +251,12 @@ func ackPacket(t packets.Type, id uint16, code packets.ReasonCode) packets.Packe
 	}
 }
 
-// sendPublish queues m's PUBLISH. Once the batch holding it is written, a
-// QoS 0 message completes (or fails with the write's error) and a QoS 1 or
-// 2 message is marked written, so that only a PUBLISH that really left is
-// resent with DUP set (MQTT-3.3.1-1): brokers treat a DUP PUBLISH they do
-// not know differently from a new one.
-func (cn *conn) sendPublish(m *outMsg) error {
+// sendPublish queues m's PUBLISH (now: see endAppend). Once the batch
+// holding it is written, a QoS 0 message completes (or fails with the
+// write's error) and a QoS 1 or 2 message is marked written, so that only
+// a PUBLISH that really left is resent with DUP set (MQTT-3.3.1-1):
+// brokers treat a DUP PUBLISH they do not know differently from a new one.
+func (cn *conn) sendPublish(m *outMsg, now bool) error {
 	if cn.tracing {
 		cn.c.trace(true, &m.pub)
 	}
@@ -256,7 +274,7 @@ func (cn *conn) sendPublish(m *outMsg) error {
 	if err == nil {
 		cn.waiters = append(cn.waiters, m)
 	}
-	cn.endAppend(wasEmpty, err == nil)
+	cn.endAppend(wasEmpty, err == nil, now)
 	return err
 }
 
@@ -319,7 +337,7 @@ func (cn *conn) sendDisconnect(p *packets.Disconnect) <-chan struct{} {
 		if err == nil {
 			cn.final, cn.sentDisc = true, sent
 		}
-		cn.endAppend(wasEmpty, err == nil)
+		cn.endAppend(wasEmpty, err == nil, false)
 	}
 	if err != nil {
 		close(sent)

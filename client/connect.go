@@ -287,6 +287,8 @@ func (c *Client) connectTo(ctx context.Context, u *url.URL) (*conn, error) {
 		level:          c.s.Protocol,
 		server:         defaultServer(max(c.s.KeepAlive, 0)),
 		tracing:        debugEnabled(c.s.log) || c.s.OnPacket != nil,
+		sock:           newSockWriter(nc),
+		linger:         writerLinger,
 		wake:           make(chan struct{}, 1),
 		done:           make(chan struct{}),
 	}

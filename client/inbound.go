@@ -204,7 +204,7 @@ func (in *inbound) release(cn *conn, id uint16) {
 	} else {
 		code = notFound(cn) // MQTT5-3.7.2-1
 	}
-	_ = cn.sendAckCode(packets.TypePubcomp, id, code)
+	_ = cn.sendAckCode(packets.TypePubcomp, id, code, false)
 }
 
 // route returns the subscriptions matching topic, from the cache when the

@@ -195,6 +195,7 @@ func (c *Client) runSession() {
 func (c *Client) sessionDone() <-chan struct{} { return c.sess.exited }
 
 func (s *session) handleBatch(batch []op) {
+	s.lone = len(batch) == 1
 	for i := range batch {
 		o := &batch[i]
 		switch o.kind {

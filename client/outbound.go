@@ -69,7 +69,7 @@ func (s *session) accept(m *outMsg) {
 			return
 		}
 		s.inflight[m.pub.PacketID] = m
-		_ = s.conn.sendPublish(m)
+		_ = s.sendPublish(m)
 		return
 	}
 	s.queue = append(s.queue, m)
@@ -100,7 +100,7 @@ func (s *session) pump() {
 		}
 		if m.pub.QoS == AtMostOnce {
 			n++
-			if err := s.conn.sendPublish(m); err != nil {
+			if err := s.sendPublish(m); err != nil {
 				s.c.completeSent(m, err)
 			}
 			continue
@@ -122,7 +122,7 @@ func (s *session) pump() {
 		}
 		n++
 		s.inflight[id] = m
-		_ = s.conn.sendPublish(m)
+		_ = s.sendPublish(m)
 	}
 	if n > 0 {
 		clear(s.queue[:n])
@@ -199,7 +199,7 @@ func (s *session) onPubrec(epoch uint64, id uint16, code packets.ReasonCode) {
 		// Release the id anyway so the broker can finish its flow; at 5.0
 		// the PUBREL says the identifier was not found (MQTT5-3.6.2-1).
 		if s.conn != nil {
-			_ = s.conn.sendAckCode(packets.TypePubrel, id, notFound(s.conn))
+			_ = s.conn.sendAckCode(packets.TypePubrel, id, notFound(s.conn), false)
 		}
 		return
 	}
@@ -215,7 +215,7 @@ func (s *session) onPubrec(epoch uint64, id uint16, code packets.ReasonCode) {
 		}
 	}
 	if s.conn != nil {
-		_ = s.conn.sendAck(packets.TypePubrel, id)
+		_ = s.conn.sendAckCode(packets.TypePubrel, id, packets.ReasonSuccess, s.now(m))
 	}
 }
 
@@ -244,7 +244,7 @@ func (s *session) resendHeld() {
 			continue // ended meanwhile
 		}
 		m.pub.Dup = m.written.Load()
-		_ = s.conn.sendPublish(m)
+		_ = s.conn.sendPublish(m, false)
 	}
 	if n > 0 {
 		clear(s.held[:n])

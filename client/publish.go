@@ -231,14 +231,14 @@ func (c *Client) publish(ctx context.Context, topic string, payload []byte, wait
 		}
 		return nil, err
 	}
-	m := &outMsg{pub: pub, counted: true}
+	m := &outMsg{pub: pub, counted: true, waited: wait}
 	if ps := pub.Properties; ps != nil && ps.Present.Has(packets.PropMessageExpiryInterval) {
 		m.expires = time.Now().Add(time.Duration(ps.MessageExpiryInterval) * time.Second)
 	}
 	if direct {
 		// Encoded straight into the connection's batch: no copy, and no
 		// trip through the session goroutine.
-		if cn := c.current.Load(); cn == nil || cn.sendPublish(m) != nil {
+		if cn := c.current.Load(); cn == nil || cn.sendPublish(m, wait) != nil {
 			c.completeSent(m, ErrNotConnected)
 		}
 		return m, nil

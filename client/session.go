@@ -35,9 +35,30 @@ type session struct {
 	requests  map[uint16]*request // SUBSCRIBE/UNSUBSCRIBE awaiting an ack
 	waiting   []*request          // requests to send once connected
 
+	// lone: the batch being handled is one operation, so the first
+	// packet it sends for a blocking Publish may be written on this
+	// goroutine (see now).
+	lone bool
+
 	idle      []chan struct{} // closed when nothing is pending (Disconnect)
 	abandoned int             // messages ended by the client stopping
 	exited    chan struct{}   // closed when the session goroutine exited
+}
+
+// now reports whether a packet of m's flow may be written on the session
+// goroutine instead of the writer's (conn.endAppend): only for a blocking
+// Publish, whose caller waits, and only the first packet of a batch of one
+// operation. A batch of more is traffic, which the writer batches better
+// than one write per packet.
+func (s *session) now(m *outMsg) bool {
+	now := m.waited && s.lone
+	s.lone = false
+	return now
+}
+
+// sendPublish queues m's PUBLISH on the current connection.
+func (s *session) sendPublish(m *outMsg) error {
+	return s.conn.sendPublish(m, s.now(m))
 }
 
 // outMsg is one accepted outbound message.
@@ -53,7 +74,10 @@ type outMsg struct {
 	// borrowed: pub.Payload is the caller's buffer, lent by a blocking
 	// Publish until it returns; set before the message is posted.
 	borrowed bool
-	pooled   *[]byte // pub.Payload's buffer, from Client.payloads; nil: not pooled
+	// waited: a blocking Publish waits for it, so its PUBLISH is written
+	// on the goroutine that queues it when the socket is free (endAppend).
+	waited bool
+	pooled *[]byte // pub.Payload's buffer, from Client.payloads; nil: not pooled
 }
 
 func newSession(c *Client) (*session, error) {
@@ -219,7 +243,7 @@ func (s *session) resend() {
 		}
 		onWire++
 		m.pub.Dup = m.written.Load()
-		_ = s.conn.sendPublish(m)
+		_ = s.conn.sendPublish(m, false)
 	}
 }
 

@@ -1,12 +1,15 @@
 // writer.go holds the write side of a connection: the writer goroutine,
 // started by the first producer that finds none, which takes the whole
-// pending batch at a time and exits once the connection is quiet.
+// pending batch at a time and exits once the connection is quiet; and
+// writeInline, with which a producer that waits anyway writes its packet
+// itself while no writer runs.
 package client
 
 import (
 	"fmt"
 	"net"
 	"runtime"
+	"slices"
 	"time"
 )
 
@@ -49,22 +52,27 @@ func (cn *conn) writeLoop() {
 			linger.Stop()
 		}
 	}()
-	yielded := false
+	yielded, wrote := false, false
 	for {
 		cn.mu.Lock()
 		// The last batch's chunks, written, under the lock taken anyway.
 		batch = cn.recycle(batch)
+		if wrote {
+			cn.busy, wrote = false, false
+		}
 		if cn.ended {
 			cn.writing = false
 			cn.mu.Unlock()
 			return
 		}
-		if len(cn.pending) == 0 && len(cn.full) == 0 {
+		// While a writeInline is under way the writer waits: it wakes
+		// the writer when it is done and something is left.
+		if cn.busy || len(cn.pending) == 0 && len(cn.full) == 0 {
 			cn.mu.Unlock()
 			if linger == nil {
-				linger = time.NewTimer(writerLinger)
+				linger = time.NewTimer(cn.linger)
 			} else {
-				linger.Reset(writerLinger)
+				linger.Reset(cn.linger)
 			}
 			if !cn.waitForWork(linger) {
 				return
@@ -81,6 +89,7 @@ func (cn *conn) writeLoop() {
 			continue
 		}
 		yielded = false
+		cn.busy, wrote = true, true
 		batch = append(append(batch, cn.full...), cn.pending)
 		clear(cn.full)
 		cn.full = cn.full[:0]
@@ -145,7 +154,77 @@ func (cn *conn) waitForWork(linger *time.Timer) bool {
 	}
 	cn.writing = false
 	cn.pending, cn.spare = shrink(cn.pending), nil
+	if !cn.busy {
+		cn.side = shrink(cn.side)
+	}
 	return false
+}
+
+// writeInline writes the one packet in pending on the producer's
+// goroutine, as far as the socket takes it without waiting (see
+// endAppend); what it does not take, or an error, is left to the writer
+// goroutine, which writes it within the write timeout and reports what it
+// finds. Meanwhile producers append to a spare buffer, and the writer
+// waits. cn.mu is held on entry and released on return.
+func (cn *conn) writeInline() {
+	cn.busy = true
+	cn.writers.Add(1) // the connection's end waits for this write too
+	buf, waiters := cn.pending, cn.waiters
+	cn.pending, cn.side = cn.side[:0], nil
+	cn.waiters, cn.sideWait = cn.sideWait[:0], nil
+	cn.mu.Unlock()
+
+	if cn.inlineHook != nil {
+		cn.inlineHook()
+	}
+	n, _ := cn.sock.writeNow(buf)
+	cn.c.stats.bytesOut.Add(int64(n))
+	whole := n == len(buf)
+	if whole {
+		if cn.ka != nil {
+			cn.ka.sent()
+		}
+		for i, m := range waiters {
+			cn.c.written(m, nil)
+			waiters[i] = nil
+		}
+		waiters = waiters[:0]
+	}
+
+	cn.mu.Lock()
+	cn.busy = false
+	start := false
+	if whole {
+		cn.sideWait = waiters
+		if len(cn.pending) == 0 && len(cn.full) == 0 {
+			// Nothing came meanwhile: keep the buffer that fits this
+			// traffic, and the spare it lent.
+			cn.pending, buf = buf[:0], cn.pending
+		}
+		cn.side = keepSide(buf)
+	} else {
+		// The rest goes out first, before anything added meanwhile.
+		cn.full = slices.Insert(cn.full, 0, buf[n:])
+		cn.waiters = append(waiters, cn.waiters...)
+	}
+	if !cn.ended && (len(cn.pending) > 0 || len(cn.full) > 0) {
+		// A writer that found the write under way waits for this.
+		start = cn.claimWriter(true)
+	}
+	cn.mu.Unlock()
+	cn.writers.Done()
+	if start {
+		go cn.writeLoop()
+	}
+}
+
+// keepSide keeps a buffer for writeInline's next use when it is small
+// enough to hold on a quiet connection.
+func keepSide(b []byte) []byte {
+	if cap(b) > 16<<10 {
+		return nil
+	}
+	return b[:0]
 }
 
 // write writes one batch, its chunks in order, within the write timeout:
@@ -188,6 +267,7 @@ func (cn *conn) endWaiters() {
 	cn.mu.Lock()
 	waiters := cn.waiters
 	cn.waiters, cn.pending, cn.full, cn.spare = nil, nil, nil, nil
+	cn.side, cn.sideWait = nil, nil
 	sentDisc := cn.sentDisc
 	cn.sentDisc = nil
 	cn.mu.Unlock()
