@@ -345,18 +345,22 @@ func checkSessions(t *testing.T, b brokers.Broker) {
 	m := recv(t, got, 10*time.Second, "message queued for the persistent session")
 	assert.Equal(t, "while away", string(m.Payload))
 
-	// A clean session starts empty: no subscription, nothing queued.
+	// A clean session starts empty: the subscription of the clean session
+	// before it is gone. The message is published once the new session is
+	// up: a broker ends a clean session when it has handled the closed
+	// connection, which it may do after serving a publish that raced it
+	// (mochi does, now and then), and only the new CONNACK says it has.
 	cleanID := id + "-clean"
 	c1 := connect(t, b, client.Config{ClientID: cleanID})
 	_, err = c1.Subscribe(ctx, tp, client.AtLeastOnce, func(*client.Message) {})
 	require.NoError(t, err)
 	require.NoError(t, c1.Disconnect(ctx))
-	require.NoError(t, pub.Publish(ctx, tp, []byte("nobody"), client.WithQoS(client.AtLeastOnce)))
 	got2, h2 := sink()
 	events2 := make(chan client.ConnectedEvent, 4)
 	connect(t, b, client.Config{ClientID: cleanID, DefaultHandler: h2,
 		OnConnect: func(e client.ConnectedEvent) { events2 <- e }})
 	assert.False(t, (<-events2).SessionPresent, "session present on a clean session")
+	require.NoError(t, pub.Publish(ctx, tp, []byte("nobody"), client.WithQoS(client.AtLeastOnce)))
 	quiet(t, got2, 500*time.Millisecond, "clean session")
 }
 
