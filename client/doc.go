@@ -79,10 +79,14 @@
 //     loop over, so the stack grown by dialling is not kept. It waits with
 //     backoff between attempts. Started by Connect.
 //   - One writer per connection (writer.go) writes what producers encoded
-//     into the connection's pending batch. It is the only goroutine that
-//     writes to the socket, nobody waits for it except a caller who asked
-//     to, and it runs while there is something to write (and a second
-//     after). The connection loop waits for it before reconnecting.
+//     into the connection's pending batch. Nobody waits for it except a
+//     caller who asked to, and it runs while there is something to write
+//     (and a second after). While none runs, a packet whose sender waits
+//     for it anyway (a blocking Publish, or the session goroutine on its
+//     behalf) is written by that goroutine with a raw write that never
+//     waits, on plain TCP and Unix sockets; what the socket does not take
+//     goes to a writer, ahead of anything queued meanwhile. The connection
+//     loop waits for both kinds of write before reconnecting.
 //   - Keepalive (keepalive.go) runs on a timer, not a goroutine of its own;
 //     a missing PINGRESP closes the socket from outside the writer.
 //   - A handler goroutine per subscription (delivery.go) runs while its
