@@ -41,7 +41,7 @@ type conn struct {
 	level          packets.ProtocolLevel
 	server         ServerSettings // the broker's CONNACK limits, or 3.1.x defaults
 	ka             *keepalive     // nil when keepalive is off
-	sock           *sockWriter    // writes nc without waiting, for writeInline; nil when nc is not a plain socket
+	plain          bool           // nc is a plain socket, which writeInline can write
 	linger         time.Duration  // how long the writer goroutine waits for work: writerLinger
 	inlineHook     func()         // tests only: runs as writeInline starts writing; nil
 	tracing        bool           // packets go to the debug log or Config.OnPacket
@@ -70,6 +70,11 @@ type conn struct {
 	busy     bool      // a write is under way, the writer's or a writeInline
 	side     []byte    // writeInline's spare for pending
 	sideWait []*outMsg // writeInline's spare for waiters
+
+	// writeInline's writer, made on first use so that a connection that
+	// never writes inline does not carry it; only a writeInline (one at
+	// a time, see busy) touches it.
+	sock *sockWriter
 
 	writers  sync.WaitGroup // the writer goroutine, while one runs
 	wake     chan struct{}  // capacity 1: pending became non-empty while the writer waited
@@ -151,7 +156,7 @@ func (cn *conn) spareChunk() []byte {
 // takes it without waiting, which spares waking one. A running writer
 // means traffic, which it batches better than one write per packet.
 func (cn *conn) endAppend(wasEmpty, appended, now bool) {
-	if appended && now && wasEmpty && !cn.writing && !cn.busy && !cn.final && cn.sock != nil {
+	if appended && now && wasEmpty && !cn.writing && !cn.busy && !cn.final && cn.plain {
 		cn.writeInline()
 		return
 	}

@@ -287,7 +287,7 @@ func (c *Client) connectTo(ctx context.Context, u *url.URL) (*conn, error) {
 		level:          c.s.Protocol,
 		server:         defaultServer(max(c.s.KeepAlive, 0)),
 		tracing:        debugEnabled(c.s.log) || c.s.OnPacket != nil,
-		sock:           newSockWriter(nc),
+		plain:          plainSocket(nc),
 		linger:         writerLinger,
 		wake:           make(chan struct{}, 1),
 		done:           make(chan struct{}),

@@ -11,6 +11,8 @@ import (
 // goroutine.
 type sockWriter struct{}
 
+func plainSocket(net.Conn) bool { return false }
+
 func newSockWriter(net.Conn) *sockWriter { return nil }
 
 func (*sockWriter) writeNow([]byte) (int, error) { return 0, errors.ErrUnsupported }

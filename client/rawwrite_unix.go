@@ -23,17 +23,23 @@ type sockWriter struct {
 	fn  func(fd uintptr) bool
 }
 
-// newSockWriter returns a sockWriter for nc, or nil when nc is not a plain
-// socket: TLS, WebSocket and a Dialer's own types have framing of their
-// own, and only their Write may touch the socket.
+// plainSocket reports whether nc is a plain TCP or Unix socket, which
+// newSockWriter can write without waiting. TLS, WebSocket and a Dialer's
+// own types have framing of their own, and only their Write may touch the
+// socket.
+func plainSocket(nc net.Conn) bool {
+	switch nc.(type) {
+	case *net.TCPConn, *net.UnixConn:
+		return true
+	}
+	return false
+}
+
+// newSockWriter returns a sockWriter for nc, a plain socket, or nil when
+// its raw connection cannot be had.
 func newSockWriter(nc net.Conn) *sockWriter {
-	var sc syscall.Conn
-	switch c := nc.(type) {
-	case *net.TCPConn:
-		sc = c
-	case *net.UnixConn:
-		sc = c
-	default:
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
 		return nil
 	}
 	rc, err := sc.SyscallConn()

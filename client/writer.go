@@ -177,7 +177,13 @@ func (cn *conn) writeInline() {
 	if cn.inlineHook != nil {
 		cn.inlineHook()
 	}
-	n, _ := cn.sock.writeNow(buf)
+	if cn.sock == nil {
+		cn.sock = newSockWriter(cn.nc)
+	}
+	n := 0
+	if cn.sock != nil {
+		n, _ = cn.sock.writeNow(buf)
+	}
 	cn.c.stats.bytesOut.Add(int64(n))
 	whole := n == len(buf)
 	if whole {

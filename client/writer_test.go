@@ -42,14 +42,14 @@ func testConn(t *testing.T) (*conn, net.Conn) {
 		c:     c,
 		nc:    nc,
 		level: MQTT311,
-		sock:  newSockWriter(nc),
+		plain: plainSocket(nc),
 		// Short, so that the writer goroutine comes and goes and inline
 		// writes and the writer take turns often.
 		linger: 200 * time.Microsecond,
 		wake:   make(chan struct{}, 1),
 		done:   make(chan struct{}),
 	}
-	require.NotNil(t, cn.sock, "a TCP connection is a plain socket")
+	require.True(t, cn.plain, "a TCP connection is a plain socket")
 	t.Cleanup(func() {
 		cn.fail(errConnEnded)
 		peer.Close()
