@@ -202,7 +202,7 @@ func (cn *conn) writeInline() {
 	start := false
 	if whole {
 		cn.sideWait = waiters
-		if len(cn.pending) == 0 && len(cn.full) == 0 {
+		if len(cn.pending) == 0 && len(cn.full) == 0 && cap(buf) <= maxSide {
 			// Nothing came meanwhile: keep the buffer that fits this
 			// traffic, and the spare it lent.
 			cn.pending, buf = buf[:0], cn.pending
@@ -224,10 +224,15 @@ func (cn *conn) writeInline() {
 	}
 }
 
+// maxSide bounds the buffers writeInline keeps: no writer runs after an
+// inline write to let a larger one go, and a quiet connection should not
+// hold the buffer of the largest message it ever published.
+const maxSide = 16 << 10
+
 // keepSide keeps a buffer for writeInline's next use when it is small
 // enough to hold on a quiet connection.
 func keepSide(b []byte) []byte {
-	if cap(b) > 16<<10 {
+	if cap(b) > maxSide {
 		return nil
 	}
 	return b[:0]
