@@ -48,6 +48,19 @@ func (d *cuttingDialer) cut() {
 	}
 }
 
+// cutPublisher connects a publisher with a persistent session at proto
+// whose link is cut every interval, reconnecting within 20 ms; stop ends
+// the cuts and says how many there were.
+func cutPublisher(t *testing.T, b *mosquittotest.Broker, proto packets.ProtocolLevel, id string, every time.Duration) (pub *client.Client, stop func() int) {
+	t.Helper()
+	d := &cuttingDialer{}
+	pub = newClient(t, client.Config{Protocol: proto,
+		Brokers: []string{b.URL()}, ClientID: id, PersistentSession: true, Dial: d.dial,
+		Reconnect: client.Backoff{InitialDelay: 5 * time.Millisecond, MaxDelay: 20 * time.Millisecond},
+	})
+	return pub, d.cutEvery(every)
+}
+
 // publishPaced calls publish for 0..n-1, one every interval, so that the
 // messages spread over cuts and many land in the middle of flows, then
 // waits until every flow completed.
@@ -126,12 +139,7 @@ func testIntegrationQoS2UnderRepeatedCuts(t *testing.T, proto packets.ProtocolLe
 	})
 	require.NoError(t, err)
 
-	d := &cuttingDialer{}
-	pub := newClient(t, client.Config{Protocol: proto,
-		Brokers: []string{b.URL()}, ClientID: "cuts-pub", PersistentSession: true, Dial: d.dial,
-		Reconnect: client.Backoff{InitialDelay: 5 * time.Millisecond, MaxDelay: 20 * time.Millisecond},
-	})
-	stopCuts := d.cutEvery(300 * time.Millisecond)
+	pub, stopCuts := cutPublisher(t, b, proto, "cuts-pub", 300*time.Millisecond)
 
 	// Spread the messages over a few seconds, so that many cuts land in
 	// the middle of flows.
@@ -207,12 +215,7 @@ func TestIntegrationPooledPayloadsUnderCuts(t *testing.T) {
 	})
 	require.NoError(t, err)
 
-	d := &cuttingDialer{}
-	pub := newClient(t, client.Config{
-		Brokers: []string{b.URL()}, ClientID: "pool-pub", PersistentSession: true, Dial: d.dial,
-		Reconnect: client.Backoff{InitialDelay: 5 * time.Millisecond, MaxDelay: 20 * time.Millisecond},
-	})
-	stopCuts := d.cutEvery(200 * time.Millisecond)
+	pub, stopCuts := cutPublisher(t, b, client.MQTT311, "pool-pub", 200*time.Millisecond)
 
 	publishPaced(t, ctx, n, 2*time.Millisecond, func(i int) (*client.Delivery, error) {
 		p := payload(i)
@@ -283,12 +286,7 @@ func testIntegrationBlockingPublishUnderCuts(t *testing.T, proto packets.Protoco
 	})
 	require.NoError(t, err)
 
-	d := &cuttingDialer{}
-	pub := newClient(t, client.Config{Protocol: proto,
-		Brokers: []string{b.URL()}, ClientID: "blocking-pub", PersistentSession: true, Dial: d.dial,
-		Reconnect: client.Backoff{InitialDelay: 5 * time.Millisecond, MaxDelay: 20 * time.Millisecond},
-	})
-	stopCuts := d.cutEvery(100 * time.Millisecond)
+	pub, stopCuts := cutPublisher(t, b, proto, "blocking-pub", 100*time.Millisecond)
 
 	qosOf := func(g int) client.QoS { return client.QoS(g % 3) }
 	var wg sync.WaitGroup

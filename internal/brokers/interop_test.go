@@ -23,7 +23,6 @@ import (
 	"github.com/feedmq/feedmq/client"
 	"github.com/feedmq/feedmq/internal/brokers"
 	"github.com/feedmq/feedmq/internal/syncbuf"
-	"github.com/feedmq/feedmq/packets"
 )
 
 // Cross-client interop: messages go between feedmq and another client,
@@ -120,16 +119,9 @@ func TestInterop(t *testing.T) {
 			t.Parallel()
 			broker := bs.start(t)
 			t.Logf("interop: broker %s version %s", broker.Name(), broker.Version())
-			for _, proto := range []packets.ProtocolLevel{client.MQTT311, client.MQTT5} {
-				t.Run(fmt.Sprintf("level %d", proto), func(t *testing.T) {
-					if proto == client.MQTT5 {
-						if err := speaks5(broker); err != nil {
-							t.Skipf("interop: %s lacks MQTT 5.0: it refuses a level-5 CONNECT: %v", broker.Name(), err)
-						}
-					}
-					interopAtLevel(t, atLevel{broker, proto}, peers, cases)
-				})
-			}
+			eachLevel(t, "interop", broker, func(t *testing.T, lb atLevel) {
+				interopAtLevel(t, lb, peers, cases)
+			})
 		})
 	}
 }

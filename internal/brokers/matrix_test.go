@@ -66,26 +66,34 @@ func TestMatrix(t *testing.T) {
 			t.Parallel()
 			b := s.start(t)
 			t.Logf("matrix: broker %s version %s", b.Name(), b.Version())
-			for _, proto := range []packets.ProtocolLevel{client.MQTT311, client.MQTT5} {
-				t.Run(fmt.Sprintf("level %d", proto), func(t *testing.T) {
-					if proto == client.MQTT5 {
-						if err := speaks5(b); err != nil {
-							t.Skipf("matrix: %s lacks MQTT 5.0: it refuses a level-5 CONNECT: %v", b.Name(), err)
-						}
-					}
-					lb := atLevel{b, proto}
-					for _, c := range checks {
-						t.Run(c.name, func(t *testing.T) {
-							for _, f := range c.needs {
-								if why := b.Lacks(f); why != "" {
-									t.Skipf("matrix: %s lacks %s: %s", b.Name(), f, why)
-								}
+			eachLevel(t, "matrix", b, func(t *testing.T, lb atLevel) {
+				for _, c := range checks {
+					t.Run(c.name, func(t *testing.T) {
+						for _, f := range c.needs {
+							if why := b.Lacks(f); why != "" {
+								t.Skipf("matrix: %s lacks %s: %s", b.Name(), f, why)
 							}
-							c.run(t, lb)
-						})
-					}
-				})
+						}
+						c.run(t, lb)
+					})
+				}
+			})
+		})
+	}
+}
+
+// eachLevel runs test against b at MQTT 3.1.1, then at 5.0, which it skips
+// when b refuses a level-5 CONNECT; suite names the caller in that skip.
+func eachLevel(t *testing.T, suite string, b brokers.Broker, test func(t *testing.T, lb atLevel)) {
+	t.Helper()
+	for _, proto := range []packets.ProtocolLevel{client.MQTT311, client.MQTT5} {
+		t.Run(fmt.Sprintf("level %d", proto), func(t *testing.T) {
+			if proto == client.MQTT5 {
+				if err := speaks5(b); err != nil {
+					t.Skipf("%s: %s lacks MQTT 5.0: it refuses a level-5 CONNECT: %v", suite, b.Name(), err)
+				}
 			}
+			test(t, atLevel{b, proto})
 		})
 	}
 }
